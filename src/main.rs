@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    print!("{}", ivschat_operator::api::crds_yaml().expect("serialize CRDs"));
+}
