@@ -6,3 +6,4 @@
 pub mod api;
 pub mod aws;
 pub mod planning;
+pub mod runtime;
