@@ -1,4 +1,7 @@
 //! `ChatRoom`: one IVS Chat room.
+// kube-derive takes one `printcolumn(...)` per column; clippy mistakes the repeated keys for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -6,8 +9,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    DeletionPolicy, FallbackResult, REGION_IMMUTABLE_MESSAGE, REGION_IMMUTABLE_RULE, Tags, aws_name_schema,
-    region_schema, tags_schema,
+    DeletionPolicy, FallbackResult, REGION_IMMUTABLE_MESSAGE, REGION_IMMUTABLE_RULE, Tags,
+    aws_name_schema, region_schema, tags_schema,
 };
 
 /// Desired state of an AWS IVS Chat room. Every field is optional and every field updates the
@@ -26,12 +29,34 @@ use super::common::{
     category = "ivschat",
     category = "aws",
     doc = "An AWS IVS Chat room managed from Kubernetes. The operator creates the room, keeps it equal to the spec, reports its ARN and id in status, and deletes (or retains) it when this object is deleted.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "ID", type_ = "string", json_path = ".status.id"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "ARN", type_ = "string", json_path = ".status.arn", priority = "1"),
-    printcolumn(name = "Region", type_ = "string", json_path = ".status.region", priority = "1"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "ARN",
+        type_ = "string",
+        json_path = ".status.arn",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".status.region",
+        priority = "1"
+    ),
     printcolumn(
         name = "Message",
         type_ = "string",

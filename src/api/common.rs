@@ -92,5 +92,7 @@ pub type Tags = BTreeMap<String, String>;
 
 /// CEL rule shared by both kinds: `spec.region` can be set once and never changed or removed,
 /// since moving a resource between regions would mean a different resource.
-pub const REGION_IMMUTABLE_RULE: &str = "!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)";
-pub const REGION_IMMUTABLE_MESSAGE: &str = "spec.region is immutable once set: create a new resource to move to another region";
+pub const REGION_IMMUTABLE_RULE: &str =
+    "!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)";
+pub const REGION_IMMUTABLE_MESSAGE: &str =
+    "spec.region is immutable once set: create a new resource to move to another region";

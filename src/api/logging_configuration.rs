@@ -1,4 +1,7 @@
 //! `ChatLoggingConfiguration`: where IVS Chat rooms send their messages and events.
+// kube-derive takes one `printcolumn(...)` per column; clippy mistakes the repeated keys for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -7,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::chat_room::conditions_schema;
 use super::common::{
-    DeletionPolicy, REGION_IMMUTABLE_MESSAGE, REGION_IMMUTABLE_RULE, Tags, aws_name_schema, region_schema, tags_schema,
+    DeletionPolicy, REGION_IMMUTABLE_MESSAGE, REGION_IMMUTABLE_RULE, Tags, aws_name_schema,
+    region_schema, tags_schema,
 };
 
 /// Desired state of an AWS IVS Chat logging configuration. Every field, the destination
@@ -26,13 +30,35 @@ use super::common::{
     category = "ivschat",
     category = "aws",
     doc = "An AWS IVS Chat logging configuration managed from Kubernetes: a destination (S3 bucket, CloudWatch Logs group or Firehose stream) that ChatRooms reference by name to log their messages and events.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "ID", type_ = "string", json_path = ".status.id"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "ARN", type_ = "string", json_path = ".status.arn", priority = "1"),
-    printcolumn(name = "Region", type_ = "string", json_path = ".status.region", priority = "1"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "ARN",
+        type_ = "string",
+        json_path = ".status.arn",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Region",
+        type_ = "string",
+        json_path = ".status.region",
+        priority = "1"
+    ),
     printcolumn(
         name = "Message",
         type_ = "string",

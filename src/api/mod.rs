@@ -12,11 +12,13 @@ pub mod chat_room;
 pub mod common;
 pub mod logging_configuration;
 
-pub use chat_room::{ChatRoom, ChatRoomSpec, ChatRoomStatus, LoggingConfigurationReference, MessageReviewHandler};
+pub use chat_room::{
+    ChatRoom, ChatRoomSpec, ChatRoomStatus, LoggingConfigurationReference, MessageReviewHandler,
+};
 pub use common::{DeletionPolicy, FallbackResult};
 pub use logging_configuration::{
-    ChatLoggingConfiguration, ChatLoggingConfigurationSpec, ChatLoggingConfigurationStatus, CloudWatchLogsDestination,
-    DestinationConfiguration, FirehoseDestination, S3Destination,
+    ChatLoggingConfiguration, ChatLoggingConfigurationSpec, ChatLoggingConfigurationStatus,
+    CloudWatchLogsDestination, DestinationConfiguration, FirehoseDestination, S3Destination,
 };
 
 /// The API group of both kinds.
@@ -33,7 +35,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 /// Every CRD this operator serves, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
-    vec![without_nullable(ChatLoggingConfiguration::crd()), without_nullable(ChatRoom::crd())]
+    vec![
+        without_nullable(ChatLoggingConfiguration::crd()),
+        without_nullable(ChatRoom::crd()),
+    ]
 }
 
 /// Drops `nullable: true` from a generated schema. schemars marks every `Option` field nullable,
@@ -50,7 +55,9 @@ fn without_nullable(crd: CustomResourceDefinition) -> CustomResourceDefinition {
             _ => {}
         }
     }
-    let Ok(mut json) = serde_json::to_value(&crd) else { return crd };
+    let Ok(mut json) = serde_json::to_value(&crd) else {
+        return crd;
+    };
     strip(&mut json);
     serde_json::from_value(json).unwrap_or(crd)
 }
@@ -77,7 +84,13 @@ mod tests {
             generated == checked_in,
             "crds/crds.yaml is stale: run `cargo run -- crds > crds/crds.yaml` and commit it"
         );
-        assert!(!generated.contains(": []"), "empty lists make Argo CD report the CRDs OutOfSync");
-        assert!(!generated.contains("default:"), "schema defaults cause perpetual Argo CD diffs");
+        assert!(
+            !generated.contains(": []"),
+            "empty lists make Argo CD report the CRDs OutOfSync"
+        );
+        assert!(
+            !generated.contains("default:"),
+            "schema defaults cause perpetual Argo CD diffs"
+        );
     }
 }

@@ -25,11 +25,21 @@ pub struct AwsError {
 
 impl AwsError {
     /// Classifies an error by its AWS error code.
-    pub fn from_code(operation: &'static str, code: &str, message: impl Into<String>, http_status: Option<u16>) -> Self {
+    pub fn from_code(
+        operation: &'static str,
+        code: &str,
+        message: impl Into<String>,
+        http_status: Option<u16>,
+    ) -> Self {
         let class = match code {
             "ResourceNotFoundException" => ErrorClass::NotFound,
-            "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "InternalServerException"
-            | "ServiceUnavailableException" | "RequestTimeout" | "RequestTimeoutException" => ErrorClass::Retryable,
+            "ThrottlingException"
+            | "Throttling"
+            | "TooManyRequestsException"
+            | "InternalServerException"
+            | "ServiceUnavailableException"
+            | "RequestTimeout"
+            | "RequestTimeoutException" => ErrorClass::Retryable,
             "ValidationException"
             | "AccessDeniedException"
             | "PendingVerification"
@@ -46,12 +56,22 @@ impl AwsError {
                 None => ErrorClass::Retryable,
             },
         };
-        AwsError { operation, code: code.to_string(), message: message.into(), class }
+        AwsError {
+            operation,
+            code: code.to_string(),
+            message: message.into(),
+            class,
+        }
     }
 
     /// A transport failure (connection refused, timeout, dropped connection): always retryable.
     pub fn transport(operation: &'static str, message: impl Into<String>) -> Self {
-        AwsError { operation, code: "ConnectionError".into(), message: message.into(), class: ErrorClass::Retryable }
+        AwsError {
+            operation,
+            code: "ConnectionError".into(),
+            message: message.into(),
+            class: ErrorClass::Retryable,
+        }
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -61,7 +81,11 @@ impl AwsError {
     /// A CamelCase reason for conditions and Events, e.g. `ThrottlingException` -> `Throttling`.
     pub fn reason(&self) -> String {
         let code = self.code.trim_end_matches("Exception");
-        if code.is_empty() { "AwsError".into() } else { code.to_string() }
+        if code.is_empty() {
+            "AwsError".into()
+        } else {
+            code.to_string()
+        }
     }
 }
 
@@ -73,19 +97,37 @@ mod tests {
     fn classifies_codes() {
         let c = |code, status| AwsError::from_code("Op", code, "m", status).class;
         assert_eq!(c("ThrottlingException", Some(429)), ErrorClass::Retryable);
-        assert_eq!(c("InternalServerException", Some(500)), ErrorClass::Retryable);
+        assert_eq!(
+            c("InternalServerException", Some(500)),
+            ErrorClass::Retryable
+        );
         assert_eq!(c("ValidationException", Some(400)), ErrorClass::Terminal);
         assert_eq!(c("AccessDeniedException", Some(403)), ErrorClass::Terminal);
-        assert_eq!(c("ServiceQuotaExceededException", Some(402)), ErrorClass::Terminal);
-        assert_eq!(c("ResourceNotFoundException", Some(404)), ErrorClass::NotFound);
+        assert_eq!(
+            c("ServiceQuotaExceededException", Some(402)),
+            ErrorClass::Terminal
+        );
+        assert_eq!(
+            c("ResourceNotFoundException", Some(404)),
+            ErrorClass::NotFound
+        );
         assert_eq!(c("Weird", Some(503)), ErrorClass::Retryable);
         assert_eq!(c("Weird", Some(418)), ErrorClass::Terminal);
-        assert_eq!(AwsError::transport("Op", "refused").class, ErrorClass::Retryable);
+        assert_eq!(
+            AwsError::transport("Op", "refused").class,
+            ErrorClass::Retryable
+        );
     }
 
     #[test]
     fn reasons_are_camel_case_without_suffix() {
-        assert_eq!(AwsError::from_code("Op", "ThrottlingException", "", None).reason(), "Throttling");
-        assert_eq!(AwsError::from_code("Op", "PendingVerification", "", None).reason(), "PendingVerification");
+        assert_eq!(
+            AwsError::from_code("Op", "ThrottlingException", "", None).reason(),
+            "Throttling"
+        );
+        assert_eq!(
+            AwsError::from_code("Op", "PendingVerification", "", None).reason(),
+            "PendingVerification"
+        );
     }
 }

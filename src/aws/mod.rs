@@ -14,11 +14,27 @@ pub use types::*;
 /// The IVS Chat operations the operator calls. Every method takes the region explicitly:
 /// resources can live in different regions. `deploy/iam-policy.json` lists exactly these.
 pub trait IvsChat: Send + Sync + 'static {
-    fn create_room(&self, region: &str, input: &CreateRoom) -> impl Future<Output = Result<Room, AwsError>> + Send;
-    fn get_room(&self, region: &str, arn: &str) -> impl Future<Output = Result<Room, AwsError>> + Send;
-    fn update_room(&self, region: &str, arn: &str, input: &RoomUpdate)
-    -> impl Future<Output = Result<Room, AwsError>> + Send;
-    fn delete_room(&self, region: &str, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn create_room(
+        &self,
+        region: &str,
+        input: &CreateRoom,
+    ) -> impl Future<Output = Result<Room, AwsError>> + Send;
+    fn get_room(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<Room, AwsError>> + Send;
+    fn update_room(
+        &self,
+        region: &str,
+        arn: &str,
+        input: &RoomUpdate,
+    ) -> impl Future<Output = Result<Room, AwsError>> + Send;
+    fn delete_room(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// One page of ListRooms, optionally filtered by exact room name.
     fn list_rooms(
         &self,
@@ -54,7 +70,12 @@ pub trait IvsChat: Send + Sync + 'static {
         next_token: Option<String>,
     ) -> impl Future<Output = Result<LoggingConfigurationPage, AwsError>> + Send;
 
-    fn tag_resource(&self, region: &str, arn: &str, tags: &Tags) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn tag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn untag_resource(
         &self,
         region: &str,

@@ -28,7 +28,11 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { room: 5.0, logging_configuration: 3.0, tags: 10.0 }
+        RateLimits {
+            room: 5.0,
+            logging_configuration: 3.0,
+            tags: 10.0,
+        }
     }
 }
 
@@ -52,24 +56,36 @@ pub struct RateLimiters {
 
 impl RateLimiters {
     pub fn new(limits: RateLimits) -> Self {
-        RateLimiters { limits, limiters: Mutex::new(HashMap::new()) }
+        RateLimiters {
+            limits,
+            limiters: Mutex::new(HashMap::new()),
+        }
     }
 
-    fn limiter(&self, region: &str, operation: &'static str) -> Option<Arc<DefaultDirectRateLimiter>> {
+    fn limiter(
+        &self,
+        region: &str,
+        operation: &'static str,
+    ) -> Option<Arc<DefaultDirectRateLimiter>> {
         let rate = self.limits.for_operation(operation)?;
         let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        let limiter = map.entry((region.to_string(), operation)).or_insert_with(|| {
-            // One request every 1/rate seconds, burst 1.
-            let period = Duration::from_secs_f64(1.0 / rate);
-            let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
-            Arc::new(RateLimiter::direct(quota))
-        });
+        let limiter = map
+            .entry((region.to_string(), operation))
+            .or_insert_with(|| {
+                // One request every 1/rate seconds, burst 1.
+                let period = Duration::from_secs_f64(1.0 / rate);
+                let quota = Quota::with_period(period)
+                    .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
+                Arc::new(RateLimiter::direct(quota))
+            });
         Some(limiter.clone())
     }
 
     /// Waits until a call of `operation` in `region` fits the quota; returns how long it waited.
     pub async fn acquire(&self, region: &str, operation: &'static str) -> Duration {
-        let Some(limiter) = self.limiter(region, operation) else { return Duration::ZERO };
+        let Some(limiter) = self.limiter(region, operation) else {
+            return Duration::ZERO;
+        };
         let start = Instant::now();
         limiter.until_ready().await;
         start.elapsed()
@@ -92,14 +108,20 @@ mod tests {
 
     #[tokio::test]
     async fn paces_calls_at_the_quota() {
-        let limiters = RateLimiters::new(RateLimits { room: 20.0, ..Default::default() });
+        let limiters = RateLimiters::new(RateLimits {
+            room: 20.0,
+            ..Default::default()
+        });
         let start = Instant::now();
         for _ in 0..5 {
             limiters.acquire("us-east-1", "GetRoom").await;
         }
         // 5 calls at 20/s with burst 1: the last leaves 4 periods (200 ms) after the first.
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(190), "too fast: {elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(190),
+            "too fast: {elapsed:?}"
+        );
         // Another region or operation has its own budget.
         assert!(limiters.acquire("eu-west-1", "GetRoom").await < Duration::from_millis(20));
         assert!(limiters.acquire("us-east-1", "UpdateRoom").await < Duration::from_millis(20));

@@ -23,7 +23,12 @@ pub struct SdkIvsChat {
 
 impl SdkIvsChat {
     pub fn new(base: aws_config::SdkConfig, limiters: RateLimiters, metrics: Arc<Metrics>) -> Self {
-        SdkIvsChat { base, clients: Mutex::new(HashMap::new()), limiters, metrics }
+        SdkIvsChat {
+            base,
+            clients: Mutex::new(HashMap::new()),
+            limiters,
+            metrics,
+        }
     }
 
     /// One client per region, sharing credentials, endpoint and HTTP connections.
@@ -46,7 +51,11 @@ impl SdkIvsChat {
         self.client(region)
     }
 
-    fn after<T, E>(&self, operation: &'static str, result: Result<T, SdkError<E, HttpResponse>>) -> Result<T, AwsError>
+    fn after<T, E>(
+        &self,
+        operation: &'static str,
+        result: Result<T, SdkError<E, HttpResponse>>,
+    ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -70,7 +79,12 @@ where
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();
-            AwsError::from_code(operation, e.code().unwrap_or("UnknownError"), e.message().unwrap_or(""), Some(status))
+            AwsError::from_code(
+                operation,
+                e.code().unwrap_or("UnknownError"),
+                e.message().unwrap_or(""),
+                Some(status),
+            )
         }
         SdkError::ConstructionFailure(_) => AwsError::from_code(
             operation,
@@ -78,7 +92,10 @@ where
             aws_sdk_ivschat::error::DisplayErrorContext(&err).to_string(),
             Some(400),
         ),
-        _ => AwsError::transport(operation, aws_sdk_ivschat::error::DisplayErrorContext(&err).to_string()),
+        _ => AwsError::transport(
+            operation,
+            aws_sdk_ivschat::error::DisplayErrorContext(&err).to_string(),
+        ),
     }
 }
 
@@ -87,7 +104,8 @@ fn time(t: Option<&DateTime>) -> Option<String> {
 }
 
 fn tags(t: Option<&HashMap<String, String>>) -> Tags {
-    t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 fn handler(h: Option<&sdk::MessageReviewHandler>) -> Option<ReviewHandler> {
@@ -95,7 +113,10 @@ fn handler(h: Option<&sdk::MessageReviewHandler>) -> Option<ReviewHandler> {
         let uri = h.uri().unwrap_or_default();
         (!uri.is_empty()).then(|| ReviewHandler {
             uri: uri.to_string(),
-            fallback_result: h.fallback_result().map(|f| f.as_str().to_string()).unwrap_or_else(|| "ALLOW".into()),
+            fallback_result: h
+                .fallback_result()
+                .map(|f| f.as_str().to_string())
+                .unwrap_or_else(|| "ALLOW".into()),
         })
     })
 }
@@ -113,7 +134,10 @@ macro_rules! room_from {
         let out = $out;
         let arn = out.arn().unwrap_or_default().to_string();
         Room {
-            id: out.id().map(str::to_string).unwrap_or_else(|| id_from_arn(&arn).to_string()),
+            id: out
+                .id()
+                .map(str::to_string)
+                .unwrap_or_else(|| id_from_arn(&arn).to_string()),
             arn,
             name: out.name().unwrap_or_default().to_string(),
             maximum_message_length: out.maximum_message_length().unwrap_or(500),
@@ -132,13 +156,17 @@ macro_rules! logging_configuration_from {
         let out = $out;
         let arn = out.arn().unwrap_or_default().to_string();
         LoggingConfiguration {
-            id: out.id().map(str::to_string).unwrap_or_else(|| id_from_arn(&arn).to_string()),
+            id: out
+                .id()
+                .map(str::to_string)
+                .unwrap_or_else(|| id_from_arn(&arn).to_string()),
             arn,
             name: out.name().unwrap_or_default().to_string(),
             destination: out.destination_configuration().and_then(destination),
-            state: out.state().map(|s| LoggingConfigurationState::parse(s.as_str())).unwrap_or(
-                LoggingConfigurationState::Unknown("missing".into()),
-            ),
+            state: out
+                .state()
+                .map(|s| LoggingConfigurationState::parse(s.as_str()))
+                .unwrap_or(LoggingConfigurationState::Unknown("missing".into())),
             tags: tags(out.tags()),
             create_time: time(out.create_time()),
             update_time: time(out.update_time()),
@@ -148,27 +176,41 @@ macro_rules! logging_configuration_from {
 
 fn destination(d: &sdk::DestinationConfiguration) -> Option<Destination> {
     match d {
-        sdk::DestinationConfiguration::S3(s3) => Some(Destination::S3 { bucket_name: s3.bucket_name().to_string() }),
-        sdk::DestinationConfiguration::CloudWatchLogs(cw) => {
-            Some(Destination::CloudWatchLogs { log_group_name: cw.log_group_name().to_string() })
-        }
-        sdk::DestinationConfiguration::Firehose(f) => {
-            Some(Destination::Firehose { delivery_stream_name: f.delivery_stream_name().to_string() })
-        }
+        sdk::DestinationConfiguration::S3(s3) => Some(Destination::S3 {
+            bucket_name: s3.bucket_name().to_string(),
+        }),
+        sdk::DestinationConfiguration::CloudWatchLogs(cw) => Some(Destination::CloudWatchLogs {
+            log_group_name: cw.log_group_name().to_string(),
+        }),
+        sdk::DestinationConfiguration::Firehose(f) => Some(Destination::Firehose {
+            delivery_stream_name: f.delivery_stream_name().to_string(),
+        }),
         _ => None,
     }
 }
 
 fn sdk_destination(d: &Destination) -> Result<sdk::DestinationConfiguration, AwsError> {
-    let invalid = |e: aws_sdk_ivschat::error::BuildError| AwsError::from_code("Build", "InvalidRequest", e.to_string(), Some(400));
+    let invalid = |e: aws_sdk_ivschat::error::BuildError| {
+        AwsError::from_code("Build", "InvalidRequest", e.to_string(), Some(400))
+    };
     Ok(match d {
         Destination::S3 { bucket_name } => sdk::DestinationConfiguration::S3(
-            sdk::S3DestinationConfiguration::builder().bucket_name(bucket_name).build().map_err(invalid)?,
+            sdk::S3DestinationConfiguration::builder()
+                .bucket_name(bucket_name)
+                .build()
+                .map_err(invalid)?,
         ),
-        Destination::CloudWatchLogs { log_group_name } => sdk::DestinationConfiguration::CloudWatchLogs(
-            sdk::CloudWatchLogsDestinationConfiguration::builder().log_group_name(log_group_name).build().map_err(invalid)?,
-        ),
-        Destination::Firehose { delivery_stream_name } => sdk::DestinationConfiguration::Firehose(
+        Destination::CloudWatchLogs { log_group_name } => {
+            sdk::DestinationConfiguration::CloudWatchLogs(
+                sdk::CloudWatchLogsDestinationConfiguration::builder()
+                    .log_group_name(log_group_name)
+                    .build()
+                    .map_err(invalid)?,
+            )
+        }
+        Destination::Firehose {
+            delivery_stream_name,
+        } => sdk::DestinationConfiguration::Firehose(
             sdk::FirehoseDestinationConfiguration::builder()
                 .delivery_stream_name(delivery_stream_name)
                 .build()
@@ -197,18 +239,30 @@ impl IvsChat for SdkIvsChat {
             req = req.message_review_handler(sdk_handler(h));
         }
         if !f.logging_configuration_arns.is_empty() {
-            req = req.set_logging_configuration_identifiers(Some(f.logging_configuration_arns.clone()));
+            req = req
+                .set_logging_configuration_identifiers(Some(f.logging_configuration_arns.clone()));
         }
         self.after(OP, req.send().await).map(|o| room_from!(o))
     }
 
     async fn get_room(&self, region: &str, arn: &str) -> Result<Room, AwsError> {
         const OP: &str = "GetRoom";
-        let out = self.before(region, OP).await.get_room().identifier(arn).send().await;
+        let out = self
+            .before(region, OP)
+            .await
+            .get_room()
+            .identifier(arn)
+            .send()
+            .await;
         self.after(OP, out).map(|o| room_from!(o))
     }
 
-    async fn update_room(&self, region: &str, arn: &str, input: &RoomUpdate) -> Result<Room, AwsError> {
+    async fn update_room(
+        &self,
+        region: &str,
+        arn: &str,
+        input: &RoomUpdate,
+    ) -> Result<Room, AwsError> {
         const OP: &str = "UpdateRoom";
         let req = self
             .before(region, OP)
@@ -225,11 +279,22 @@ impl IvsChat for SdkIvsChat {
 
     async fn delete_room(&self, region: &str, arn: &str) -> Result<(), AwsError> {
         const OP: &str = "DeleteRoom";
-        let out = self.before(region, OP).await.delete_room().identifier(arn).send().await;
+        let out = self
+            .before(region, OP)
+            .await
+            .delete_room()
+            .identifier(arn)
+            .send()
+            .await;
         self.after(OP, out).map(|_| ())
     }
 
-    async fn list_rooms(&self, region: &str, name: Option<&str>, next_token: Option<String>) -> Result<RoomPage, AwsError> {
+    async fn list_rooms(
+        &self,
+        region: &str,
+        name: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<RoomPage, AwsError> {
         const OP: &str = "ListRooms";
         let out = self
             .before(region, OP)
@@ -247,7 +312,10 @@ impl IvsChat for SdkIvsChat {
                 .map(|s| {
                     let arn = s.arn().unwrap_or_default().to_string();
                     RoomSummary {
-                        id: s.id().map(str::to_string).unwrap_or_else(|| id_from_arn(&arn).to_string()),
+                        id: s
+                            .id()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| id_from_arn(&arn).to_string()),
                         arn,
                         name: s.name().unwrap_or_default().to_string(),
                         message_review_handler: handler(s.message_review_handler()),
@@ -274,12 +342,23 @@ impl IvsChat for SdkIvsChat {
             .name(&input.name)
             .destination_configuration(sdk_destination(&input.destination)?)
             .set_tags(Some(hash_tags(&input.tags)));
-        self.after(OP, req.send().await).map(|o| logging_configuration_from!(o))
+        self.after(OP, req.send().await)
+            .map(|o| logging_configuration_from!(o))
     }
 
-    async fn get_logging_configuration(&self, region: &str, arn: &str) -> Result<LoggingConfiguration, AwsError> {
+    async fn get_logging_configuration(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<LoggingConfiguration, AwsError> {
         const OP: &str = "GetLoggingConfiguration";
-        let out = self.before(region, OP).await.get_logging_configuration().identifier(arn).send().await;
+        let out = self
+            .before(region, OP)
+            .await
+            .get_logging_configuration()
+            .identifier(arn)
+            .send()
+            .await;
         self.after(OP, out).map(|o| logging_configuration_from!(o))
     }
 
@@ -290,7 +369,11 @@ impl IvsChat for SdkIvsChat {
         input: &LoggingConfigurationUpdate,
     ) -> Result<LoggingConfiguration, AwsError> {
         const OP: &str = "UpdateLoggingConfiguration";
-        let destination = input.destination.as_ref().map(sdk_destination).transpose()?;
+        let destination = input
+            .destination
+            .as_ref()
+            .map(sdk_destination)
+            .transpose()?;
         let req = self
             .before(region, OP)
             .await
@@ -298,12 +381,19 @@ impl IvsChat for SdkIvsChat {
             .identifier(arn)
             .set_name(input.name.clone())
             .set_destination_configuration(destination);
-        self.after(OP, req.send().await).map(|o| logging_configuration_from!(o))
+        self.after(OP, req.send().await)
+            .map(|o| logging_configuration_from!(o))
     }
 
     async fn delete_logging_configuration(&self, region: &str, arn: &str) -> Result<(), AwsError> {
         const OP: &str = "DeleteLoggingConfiguration";
-        let out = self.before(region, OP).await.delete_logging_configuration().identifier(arn).send().await;
+        let out = self
+            .before(region, OP)
+            .await
+            .delete_logging_configuration()
+            .identifier(arn)
+            .send()
+            .await;
         self.after(OP, out).map(|_| ())
     }
 
@@ -322,7 +412,11 @@ impl IvsChat for SdkIvsChat {
             .send()
             .await;
         self.after(OP, out).map(|o| LoggingConfigurationPage {
-            logging_configurations: o.logging_configurations().iter().map(|s| logging_configuration_from!(s)).collect(),
+            logging_configurations: o
+                .logging_configurations()
+                .iter()
+                .map(|s| logging_configuration_from!(s))
+                .collect(),
             next_token: o.next_token().filter(|t| !t.is_empty()).map(str::to_string),
         })
     }
@@ -340,7 +434,12 @@ impl IvsChat for SdkIvsChat {
         self.after(OP, out).map(|_| ())
     }
 
-    async fn untag_resource(&self, region: &str, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+    async fn untag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        keys: &[String],
+    ) -> Result<(), AwsError> {
         const OP: &str = "UntagResource";
         let out = self
             .before(region, OP)

@@ -25,7 +25,14 @@ pub enum Outcome {
     Stalled { reason: String, message: String },
 }
 
-fn condition(type_: &str, status: bool, reason: &str, message: &str, generation: Option<i64>, now: &Time) -> Condition {
+fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if status { "True" } else { "False" }.to_string(),
@@ -61,21 +68,38 @@ pub fn conditions_for(
     match outcome {
         Outcome::Available { message } => {
             next.push(c(READY, true, "Available", message));
-            next.push(c(SYNCED, true, "ReconcileSuccess", "The last AWS calls succeeded"));
+            next.push(c(
+                SYNCED,
+                true,
+                "ReconcileSuccess",
+                "The last AWS calls succeeded",
+            ));
         }
         Outcome::Progressing { reason, message } => {
             next.push(c(READY, false, reason, message));
-            next.push(c(SYNCED, true, "ReconcileSuccess", "The last AWS calls succeeded"));
+            next.push(c(
+                SYNCED,
+                true,
+                "ReconcileSuccess",
+                "The last AWS calls succeeded",
+            ));
         }
         Outcome::ReferenceNotReady { message } => {
             next.push(c(READY, false, "ReferenceNotReady", message));
-            next.push(c(SYNCED, true, "ReconcileSuccess", "Waiting for references; no AWS call failed"));
+            next.push(c(
+                SYNCED,
+                true,
+                "ReconcileSuccess",
+                "Waiting for references; no AWS call failed",
+            ));
         }
         Outcome::Retrying { reason, message } => {
             // A transient error while checking an in-sync resource does not make it unready;
             // one while applying a new generation does.
             match find(previous, READY) {
-                Some(ready) if ready.status == "True" && ready.observed_generation == generation => {
+                Some(ready)
+                    if ready.status == "True" && ready.observed_generation == generation =>
+                {
                     next.push(ready.clone())
                 }
                 _ => next.push(c(READY, false, reason, message)),
@@ -105,7 +129,15 @@ pub fn same_conditions(a: Option<&Vec<Condition>>, b: Option<&Vec<Condition>>) -
         let mut v: Vec<_> = c
             .map(|c| {
                 c.iter()
-                    .map(|c| (c.type_.clone(), c.status.clone(), c.reason.clone(), c.message.clone(), c.observed_generation))
+                    .map(|c| {
+                        (
+                            c.type_.clone(),
+                            c.status.clone(),
+                            c.reason.clone(),
+                            c.message.clone(),
+                            c.observed_generation,
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -125,7 +157,14 @@ mod tests {
 
     #[test]
     fn available_sets_ready_and_synced_and_no_stalled() {
-        let c = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(3), &t(1));
+        let c = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(3),
+            &t(1),
+        );
         assert_eq!(find(&c, READY).map(|c| c.status.as_str()), Some("True"));
         assert_eq!(find(&c, SYNCED).map(|c| c.status.as_str()), Some("True"));
         assert!(find(&c, STALLED).is_none());
@@ -134,32 +173,89 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_on_flip() {
-        let first = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(1), &t(1));
-        let again = conditions_for(Some(&first), &Outcome::Available { message: "ok".into() }, Some(1), &t(50));
+        let first = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(1),
+            &t(1),
+        );
+        let again = conditions_for(
+            Some(&first),
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(1),
+            &t(50),
+        );
         assert_eq!(first, again);
-        let stalled = Outcome::Stalled { reason: "Validation".into(), message: "bad".into() };
+        let stalled = Outcome::Stalled {
+            reason: "Validation".into(),
+            message: "bad".into(),
+        };
         let broken = conditions_for(Some(&again), &stalled, Some(2), &t(60));
-        assert_eq!(find(&broken, READY).map(|c| c.last_transition_time.clone()), Some(t(60)));
-        assert_eq!(find(&broken, STALLED).map(|c| c.reason.as_str()), Some("Validation"));
+        assert_eq!(
+            find(&broken, READY).map(|c| c.last_transition_time.clone()),
+            Some(t(60))
+        );
+        assert_eq!(
+            find(&broken, STALLED).map(|c| c.reason.as_str()),
+            Some("Validation")
+        );
     }
 
     #[test]
     fn transient_error_keeps_ready_of_same_generation() {
-        let ready = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(1), &t(1));
-        let retry = Outcome::Retrying { reason: "Throttling".into(), message: "slow down".into() };
+        let ready = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(1),
+            &t(1),
+        );
+        let retry = Outcome::Retrying {
+            reason: "Throttling".into(),
+            message: "slow down".into(),
+        };
         let c = conditions_for(Some(&ready), &retry, Some(1), &t(2));
         assert_eq!(find(&c, READY).map(|c| c.status.as_str()), Some("True"));
-        assert_eq!(find(&c, SYNCED).map(|c| c.reason.as_str()), Some("Throttling"));
+        assert_eq!(
+            find(&c, SYNCED).map(|c| c.reason.as_str()),
+            Some("Throttling")
+        );
         let c = conditions_for(Some(&ready), &retry, Some(2), &t(2));
         assert_eq!(find(&c, READY).map(|c| c.status.as_str()), Some("False"));
     }
 
     #[test]
     fn comparison_ignores_transition_time() {
-        let a = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(1), &t(1));
-        let b = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(1), &t(2));
+        let a = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(1),
+            &t(1),
+        );
+        let b = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(1),
+            &t(2),
+        );
         assert!(same_conditions(Some(&a), Some(&b)));
-        let c = conditions_for(None, &Outcome::Available { message: "ok".into() }, Some(2), &t(2));
+        let c = conditions_for(
+            None,
+            &Outcome::Available {
+                message: "ok".into(),
+            },
+            Some(2),
+            &t(2),
+        );
         assert!(!same_conditions(Some(&a), Some(&c)));
         assert!(is_ready_at(Some(&a), Some(1)));
         assert!(!is_ready_at(Some(&a), Some(2)));

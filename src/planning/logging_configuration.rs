@@ -2,8 +2,8 @@
 
 use crate::api::{ChatLoggingConfigurationSpec, DestinationConfiguration};
 use crate::aws::{
-    CreateLoggingConfiguration, Destination, LoggingConfiguration, LoggingConfigurationState, LoggingConfigurationUpdate,
-    Tags,
+    CreateLoggingConfiguration, Destination, LoggingConfiguration, LoggingConfigurationState,
+    LoggingConfigurationUpdate, Tags,
 };
 
 use super::conditions::Outcome;
@@ -20,9 +20,15 @@ pub struct DesiredLoggingConfiguration {
 /// The spec's destination, if exactly one member is set (the CRD schema guarantees it).
 pub fn destination(spec: &DestinationConfiguration) -> Option<Destination> {
     match (&spec.s3, &spec.cloud_watch_logs, &spec.firehose) {
-        (Some(s3), None, None) => Some(Destination::S3 { bucket_name: s3.bucket_name.clone() }),
-        (None, Some(cw), None) => Some(Destination::CloudWatchLogs { log_group_name: cw.log_group_name.clone() }),
-        (None, None, Some(f)) => Some(Destination::Firehose { delivery_stream_name: f.delivery_stream_name.clone() }),
+        (Some(s3), None, None) => Some(Destination::S3 {
+            bucket_name: s3.bucket_name.clone(),
+        }),
+        (None, Some(cw), None) => Some(Destination::CloudWatchLogs {
+            log_group_name: cw.log_group_name.clone(),
+        }),
+        (None, None, Some(f)) => Some(Destination::Firehose {
+            delivery_stream_name: f.delivery_stream_name.clone(),
+        }),
         _ => None,
     }
 }
@@ -42,7 +48,10 @@ pub fn desired_logging_configuration(
     owner: &Owner,
 ) -> Result<DesiredLoggingConfiguration, SpecError> {
     Ok(DesiredLoggingConfiguration {
-        name: spec.name.clone().unwrap_or_else(|| aws_name_from_object_name(object_name)),
+        name: spec
+            .name
+            .clone()
+            .unwrap_or_else(|| aws_name_from_object_name(object_name)),
         destination: destination(&spec.destination).ok_or(SpecError::Destination)?,
         tags: desired_tags(default_tags, spec.tags.as_ref(), owner)?,
     })
@@ -73,11 +82,13 @@ pub fn plan_logging_configuration(
     failed_generation_retried: bool,
 ) -> Plan {
     let Some(observed) = observed else {
-        return Plan::Act(vec![LoggingConfigurationAction::Create(CreateLoggingConfiguration {
-            name: desired.name.clone(),
-            destination: desired.destination.clone(),
-            tags: desired.tags.clone(),
-        })]);
+        return Plan::Act(vec![LoggingConfigurationAction::Create(
+            CreateLoggingConfiguration {
+                name: desired.name.clone(),
+                destination: desired.destination.clone(),
+                tags: desired.tags.clone(),
+            },
+        )]);
     };
     let mut update = LoggingConfigurationUpdate::default();
     if observed.name != desired.name {
@@ -116,7 +127,9 @@ pub fn plan_logging_configuration(
                 ),
             });
         }
-        LoggingConfigurationState::UpdateFailed if update.is_empty() || failed_generation_retried => {
+        LoggingConfigurationState::UpdateFailed
+            if update.is_empty() || failed_generation_retried =>
+        {
             return Plan::Stalled(Outcome::Stalled {
                 reason: state_reason(&observed.state),
                 message: "AWS reports the logging configuration as UPDATE_FAILED; check the destination's permissions, then change the spec to retry".into(),
@@ -157,20 +170,30 @@ mod tests {
     use crate::api::{CloudWatchLogsDestination, S3Destination};
 
     fn owner() -> Owner {
-        Owner { cluster: "c".into(), namespace: "ns".into(), name: "logs".into(), uid: "u".into() }
+        Owner {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            name: "logs".into(),
+            uid: "u".into(),
+        }
     }
 
     fn spec_s3(bucket: &str) -> ChatLoggingConfigurationSpec {
         ChatLoggingConfigurationSpec {
             destination: DestinationConfiguration {
-                s3: Some(S3Destination { bucket_name: bucket.into() }),
+                s3: Some(S3Destination {
+                    bucket_name: bucket.into(),
+                }),
                 ..Default::default()
             },
             ..Default::default()
         }
     }
 
-    fn observed(d: &DesiredLoggingConfiguration, state: LoggingConfigurationState) -> LoggingConfiguration {
+    fn observed(
+        d: &DesiredLoggingConfiguration,
+        state: LoggingConfigurationState,
+    ) -> LoggingConfiguration {
         LoggingConfiguration {
             arn: "arn:aws:ivschat:us-east-1:123456789012:logging-configuration/abcdabcdabcd".into(),
             id: "abcdabcdabcd".into(),
@@ -185,40 +208,65 @@ mod tests {
 
     #[test]
     fn creates_when_missing() {
-        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner()).expect("valid");
-        assert!(matches!(plan_logging_configuration(&d, None, false), Plan::Act(a) if matches!(a.as_slice(), [LoggingConfigurationAction::Create(_)])));
+        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner())
+            .expect("valid");
+        assert!(
+            matches!(plan_logging_configuration(&d, None, false), Plan::Act(a) if matches!(a.as_slice(), [LoggingConfigurationAction::Create(_)]))
+        );
     }
 
     #[test]
     fn active_and_equal_needs_nothing() {
-        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner()).expect("valid");
-        assert_eq!(plan_logging_configuration(&d, Some(&observed(&d, LoggingConfigurationState::Active)), false), Plan::Act(vec![]));
+        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner())
+            .expect("valid");
+        assert_eq!(
+            plan_logging_configuration(
+                &d,
+                Some(&observed(&d, LoggingConfigurationState::Active)),
+                false
+            ),
+            Plan::Act(vec![])
+        );
     }
 
     #[test]
     fn switching_destination_kind_updates_in_place() {
-        let before = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner()).expect("valid");
+        let before =
+            desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner())
+                .expect("valid");
         let spec = ChatLoggingConfigurationSpec {
             destination: DestinationConfiguration {
-                cloud_watch_logs: Some(CloudWatchLogsDestination { log_group_name: "/ivs/chat".into() }),
+                cloud_watch_logs: Some(CloudWatchLogsDestination {
+                    log_group_name: "/ivs/chat".into(),
+                }),
                 ..Default::default()
             },
             ..Default::default()
         };
-        let after = desired_logging_configuration("logs", &spec, &Tags::new(), &owner()).expect("valid");
-        let plan = plan_logging_configuration(&after, Some(&observed(&before, LoggingConfigurationState::Active)), false);
+        let after =
+            desired_logging_configuration("logs", &spec, &Tags::new(), &owner()).expect("valid");
+        let plan = plan_logging_configuration(
+            &after,
+            Some(&observed(&before, LoggingConfigurationState::Active)),
+            false,
+        );
         assert_eq!(
             plan,
-            Plan::Act(vec![LoggingConfigurationAction::Update(LoggingConfigurationUpdate {
-                name: None,
-                destination: Some(Destination::CloudWatchLogs { log_group_name: "/ivs/chat".into() }),
-            })])
+            Plan::Act(vec![LoggingConfigurationAction::Update(
+                LoggingConfigurationUpdate {
+                    name: None,
+                    destination: Some(Destination::CloudWatchLogs {
+                        log_group_name: "/ivs/chat".into()
+                    }),
+                }
+            )])
         );
     }
 
     #[test]
     fn transitional_states_wait_and_failed_states_stall() {
-        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner()).expect("valid");
+        let d = desired_logging_configuration("logs", &spec_s3("bucket"), &Tags::new(), &owner())
+            .expect("valid");
         for (state, reason) in [
             (LoggingConfigurationState::Creating, "Creating"),
             (LoggingConfigurationState::Updating, "Updating"),
@@ -228,20 +276,35 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        match plan_logging_configuration(&d, Some(&observed(&d, LoggingConfigurationState::CreateFailed)), false) {
+        match plan_logging_configuration(
+            &d,
+            Some(&observed(&d, LoggingConfigurationState::CreateFailed)),
+            false,
+        ) {
             Plan::Stalled(Outcome::Stalled { reason, .. }) => assert_eq!(reason, "CreateFailed"),
             other => panic!("{other:?}"),
         }
         // UPDATE_FAILED with a new spec is retried once, then stalls.
-        let changed = desired_logging_configuration("logs", &spec_s3("other-bucket"), &Tags::new(), &owner()).expect("valid");
+        let changed =
+            desired_logging_configuration("logs", &spec_s3("other-bucket"), &Tags::new(), &owner())
+                .expect("valid");
         let failed = observed(&d, LoggingConfigurationState::UpdateFailed);
-        assert!(matches!(plan_logging_configuration(&changed, Some(&failed), false), Plan::Act(_)));
-        assert!(matches!(plan_logging_configuration(&changed, Some(&failed), true), Plan::Stalled(_)));
+        assert!(matches!(
+            plan_logging_configuration(&changed, Some(&failed), false),
+            Plan::Act(_)
+        ));
+        assert!(matches!(
+            plan_logging_configuration(&changed, Some(&failed), true),
+            Plan::Stalled(_)
+        ));
     }
 
     #[test]
     fn destination_requires_exactly_one() {
         let spec = ChatLoggingConfigurationSpec::default();
-        assert_eq!(desired_logging_configuration("x", &spec, &Tags::new(), &owner()), Err(SpecError::Destination));
+        assert_eq!(
+            desired_logging_configuration("x", &spec, &Tags::new(), &owner()),
+            Err(SpecError::Destination)
+        );
     }
 }

@@ -5,7 +5,13 @@
 pub fn aws_name_from_object_name(object_name: &str) -> String {
     object_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(128)
         .collect()
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use crate::api::{ChatRoomSpec, ChatRoomStatus};
-use crate::aws::{CreateRoom, ReviewHandler, Room, RoomFields, RoomSummary, RoomUpdate, Tags, id_from_arn};
+use crate::aws::{
+    CreateRoom, ReviewHandler, Room, RoomFields, RoomSummary, RoomUpdate, Tags, id_from_arn,
+};
 
 use super::naming::aws_name_from_object_name;
 use super::tags::{Owner, TooManyTags, desired_tags, tag_delta};
@@ -30,17 +32,28 @@ pub fn desired_room(
     owner: &Owner,
 ) -> Result<DesiredRoom, TooManyTags> {
     let fields = RoomFields {
-        name: spec.name.clone().unwrap_or_else(|| aws_name_from_object_name(object_name)),
-        maximum_message_length: spec.maximum_message_length.unwrap_or(DEFAULT_MAXIMUM_MESSAGE_LENGTH),
+        name: spec
+            .name
+            .clone()
+            .unwrap_or_else(|| aws_name_from_object_name(object_name)),
+        maximum_message_length: spec
+            .maximum_message_length
+            .unwrap_or(DEFAULT_MAXIMUM_MESSAGE_LENGTH),
         maximum_message_rate_per_second: spec
             .maximum_message_rate_per_second
             .unwrap_or(DEFAULT_MAXIMUM_MESSAGE_RATE_PER_SECOND),
-        message_review_handler: spec.message_review_handler.as_ref().filter(|h| !h.uri.is_empty()).map(|h| {
-            ReviewHandler {
+        message_review_handler: spec
+            .message_review_handler
+            .as_ref()
+            .filter(|h| !h.uri.is_empty())
+            .map(|h| ReviewHandler {
                 uri: h.uri.clone(),
-                fallback_result: h.fallback_result.unwrap_or_default().as_aws_str().to_string(),
-            }
-        }),
+                fallback_result: h
+                    .fallback_result
+                    .unwrap_or_default()
+                    .as_aws_str()
+                    .to_string(),
+            }),
         logging_configuration_arns,
     };
     let tags = desired_tags(default_tags, spec.tags.as_ref(), owner)?;
@@ -86,10 +99,15 @@ pub fn room_update(desired: &RoomFields, observed: &Room) -> RoomUpdate {
     let have = effective_handler(&observed.message_review_handler);
     if want != have {
         // `uri: ""` is how UpdateRoom removes a handler.
-        update.message_review_handler =
-            Some(want.cloned().unwrap_or(ReviewHandler { uri: String::new(), fallback_result: "ALLOW".into() }));
+        update.message_review_handler = Some(want.cloned().unwrap_or(ReviewHandler {
+            uri: String::new(),
+            fallback_result: "ALLOW".into(),
+        }));
     }
-    if !same_arns(&desired.logging_configuration_arns, &observed.logging_configuration_arns) {
+    if !same_arns(
+        &desired.logging_configuration_arns,
+        &observed.logging_configuration_arns,
+    ) {
         update.logging_configuration_arns = Some(desired.logging_configuration_arns.clone());
     }
     update
@@ -100,7 +118,10 @@ pub fn room_update(desired: &RoomFields, observed: &Room) -> RoomUpdate {
 /// An empty plan means the room is in sync.
 pub fn plan_room(desired: &DesiredRoom, observed: Option<&Room>) -> Vec<RoomAction> {
     let Some(observed) = observed else {
-        return vec![RoomAction::Create(CreateRoom { fields: desired.fields.clone(), tags: desired.tags.clone() })];
+        return vec![RoomAction::Create(CreateRoom {
+            fields: desired.fields.clone(),
+            tags: desired.tags.clone(),
+        })];
     };
     let mut actions = Vec::new();
     let update = room_update(&desired.fields, observed);
@@ -121,22 +142,34 @@ pub fn plan_room(desired: &DesiredRoom, observed: Option<&Room>) -> Vec<RoomActi
 /// so a `true` here is only trusted together with an unchanged `updateTime`.
 pub fn summary_matches(desired: &DesiredRoom, summary: &RoomSummary) -> bool {
     summary.name == desired.fields.name
-        && effective_handler(&summary.message_review_handler) == effective_handler(&desired.fields.message_review_handler)
-        && same_arns(&summary.logging_configuration_arns, &desired.fields.logging_configuration_arns)
+        && effective_handler(&summary.message_review_handler)
+            == effective_handler(&desired.fields.message_review_handler)
+        && same_arns(
+            &summary.logging_configuration_arns,
+            &desired.fields.logging_configuration_arns,
+        )
         && tag_delta(&desired.tags, &summary.tags) == (Tags::new(), vec![])
 }
 
 /// The status fields that describe the room itself (conditions and generation are set by the
 /// caller from the outcome of the reconcile).
-pub fn observed_status(previous: Option<&ChatRoomStatus>, room: &Room, region: &str) -> ChatRoomStatus {
+pub fn observed_status(
+    previous: Option<&ChatRoomStatus>,
+    room: &Room,
+    region: &str,
+) -> ChatRoomStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.arn = Some(room.arn.clone());
-    status.id = Some(if room.id.is_empty() { id_from_arn(&room.arn).to_string() } else { room.id.clone() });
+    status.id = Some(if room.id.is_empty() {
+        id_from_arn(&room.arn).to_string()
+    } else {
+        room.id.clone()
+    });
     status.region = Some(region.to_string());
     status.create_time = room.create_time.clone();
     status.update_time = room.update_time.clone();
-    status.logging_configuration_arns =
-        (!room.logging_configuration_arns.is_empty()).then(|| room.logging_configuration_arns.clone());
+    status.logging_configuration_arns = (!room.logging_configuration_arns.is_empty())
+        .then(|| room.logging_configuration_arns.clone());
     status
 }
 
@@ -197,7 +230,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn owner() -> Owner {
-        Owner { cluster: "c".into(), namespace: "ns".into(), name: "lobby".into(), uid: "uid-1".into() }
+        Owner {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            name: "lobby".into(),
+            uid: "uid-1".into(),
+        }
     }
 
     fn desired(spec: &ChatRoomSpec, arns: Vec<String>) -> DesiredRoom {
@@ -222,11 +260,16 @@ mod tests {
 
     #[test]
     fn no_room_means_one_create_with_every_tag() {
-        let spec = ChatRoomSpec { tags: Some(Tags::from([("a".into(), "b".into())])), ..Default::default() };
+        let spec = ChatRoomSpec {
+            tags: Some(Tags::from([("a".into(), "b".into())])),
+            ..Default::default()
+        };
         let d = desired(&spec, vec![]);
         let plan = plan_room(&d, None);
         assert_eq!(plan.len(), 1);
-        let RoomAction::Create(create) = &plan[0] else { panic!("expected create, got {plan:?}") };
+        let RoomAction::Create(create) = &plan[0] else {
+            panic!("expected create, got {plan:?}")
+        };
         assert_eq!(create.tags.get("a").map(String::as_str), Some("b"));
         assert_eq!(create.fields, d.fields);
     }
@@ -241,10 +284,19 @@ mod tests {
     fn update_carries_only_changed_fields() {
         let before = desired(&ChatRoomSpec::default(), vec![]);
         let room = room_from(&before);
-        let after = desired(&ChatRoomSpec { maximum_message_length: Some(123), ..Default::default() }, vec![]);
+        let after = desired(
+            &ChatRoomSpec {
+                maximum_message_length: Some(123),
+                ..Default::default()
+            },
+            vec![],
+        );
         assert_eq!(
             plan_room(&after, Some(&room)),
-            vec![RoomAction::Update(RoomUpdate { maximum_message_length: Some(123), ..Default::default() })]
+            vec![RoomAction::Update(RoomUpdate {
+                maximum_message_length: Some(123),
+                ..Default::default()
+            })]
         );
     }
 
@@ -258,17 +310,33 @@ mod tests {
             ..Default::default()
         };
         let room = room_from(&desired(&with, vec![]));
-        assert_eq!(room.message_review_handler.as_ref().map(|h| h.fallback_result.as_str()), Some("DENY"));
+        assert_eq!(
+            room.message_review_handler
+                .as_ref()
+                .map(|h| h.fallback_result.as_str()),
+            Some("DENY")
+        );
         let plan = plan_room(&desired(&ChatRoomSpec::default(), vec![]), Some(&room));
-        let [RoomAction::Update(update)] = plan.as_slice() else { panic!("{plan:?}") };
-        assert_eq!(update.message_review_handler.as_ref().map(|h| h.uri.as_str()), Some(""));
+        let [RoomAction::Update(update)] = plan.as_slice() else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            update
+                .message_review_handler
+                .as_ref()
+                .map(|h| h.uri.as_str()),
+            Some("")
+        );
         assert_eq!(update.name, None);
     }
 
     #[test]
     fn handler_with_default_fallback_equals_explicit_allow() {
         let implicit = ChatRoomSpec {
-            message_review_handler: Some(MessageReviewHandler { uri: LAMBDA.into(), fallback_result: None }),
+            message_review_handler: Some(MessageReviewHandler {
+                uri: LAMBDA.into(),
+                fallback_result: None,
+            }),
             ..Default::default()
         };
         let explicit = ChatRoomSpec {
@@ -284,15 +352,24 @@ mod tests {
 
     #[test]
     fn logging_configurations_go_a_ab_c_empty() {
-        let arn = |s: &str| format!("arn:aws:ivschat:us-east-1:123456789012:logging-configuration/{s}");
-        let steps = [vec![arn("a")], vec![arn("a"), arn("b")], vec![arn("c")], vec![]];
+        let arn =
+            |s: &str| format!("arn:aws:ivschat:us-east-1:123456789012:logging-configuration/{s}");
+        let steps = [
+            vec![arn("a")],
+            vec![arn("a"), arn("b")],
+            vec![arn("c")],
+            vec![],
+        ];
         let mut room = room_from(&desired(&ChatRoomSpec::default(), vec![]));
         for step in steps {
             let d = desired(&ChatRoomSpec::default(), step.clone());
             let plan = plan_room(&d, Some(&room));
             assert_eq!(
                 plan,
-                vec![RoomAction::Update(RoomUpdate { logging_configuration_arns: Some(step.clone()), ..Default::default() })]
+                vec![RoomAction::Update(RoomUpdate {
+                    logging_configuration_arns: Some(step.clone()),
+                    ..Default::default()
+                })]
             );
             room = simulate(Some(&room), &plan).expect("room");
             assert_eq!(room.logging_configuration_arns, step);
@@ -301,23 +378,36 @@ mod tests {
 
     #[test]
     fn reordered_logging_configurations_are_in_sync() {
-        let arn = |s: &str| format!("arn:aws:ivschat:us-east-1:123456789012:logging-configuration/{s}");
+        let arn =
+            |s: &str| format!("arn:aws:ivschat:us-east-1:123456789012:logging-configuration/{s}");
         let room = room_from(&desired(&ChatRoomSpec::default(), vec![arn("a"), arn("b")]));
-        assert!(plan_room(&desired(&ChatRoomSpec::default(), vec![arn("b"), arn("a")]), Some(&room)).is_empty());
+        assert!(
+            plan_room(
+                &desired(&ChatRoomSpec::default(), vec![arn("b"), arn("a")]),
+                Some(&room)
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn tag_changes_use_tag_calls_only() {
         let room = room_from(&desired(
             &ChatRoomSpec {
-                tags: Some(Tags::from([("keep".into(), "1".into()), ("drop".into(), "x".into())])),
+                tags: Some(Tags::from([
+                    ("keep".into(), "1".into()),
+                    ("drop".into(), "x".into()),
+                ])),
                 ..Default::default()
             },
             vec![],
         ));
         let d = desired(
             &ChatRoomSpec {
-                tags: Some(Tags::from([("keep".into(), "2".into()), ("new".into(), "y".into())])),
+                tags: Some(Tags::from([
+                    ("keep".into(), "2".into()),
+                    ("new".into(), "y".into()),
+                ])),
                 ..Default::default()
             },
             vec![],
@@ -325,7 +415,10 @@ mod tests {
         assert_eq!(
             plan_room(&d, Some(&room)),
             vec![
-                RoomAction::Tag(Tags::from([("keep".into(), "2".into()), ("new".into(), "y".into())])),
+                RoomAction::Tag(Tags::from([
+                    ("keep".into(), "2".into()),
+                    ("new".into(), "y".into())
+                ])),
                 RoomAction::Untag(vec!["drop".into()]),
             ]
         );
@@ -362,19 +455,34 @@ mod tests {
         assert_eq!(status.arn.as_deref(), Some(room.arn.as_str()));
         assert_eq!(status.id.as_deref(), Some("simulated000"));
         assert_eq!(status.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(status.update_time.as_deref(), Some("2026-01-02T00:00:00.000Z"));
+        assert_eq!(
+            status.update_time.as_deref(),
+            Some("2026-01-02T00:00:00.000Z")
+        );
         assert_eq!(status.logging_configuration_arns, None);
     }
 
     fn arb_spec() -> impl Strategy<Value = (ChatRoomSpec, Vec<String>)> {
         let handler = prop_oneof![
             Just(None),
-            Just(Some(MessageReviewHandler { uri: LAMBDA.into(), fallback_result: None })),
-            Just(Some(MessageReviewHandler { uri: LAMBDA.into(), fallback_result: Some(FallbackResult::Deny) })),
-            Just(Some(MessageReviewHandler { uri: String::new(), fallback_result: None })),
+            Just(Some(MessageReviewHandler {
+                uri: LAMBDA.into(),
+                fallback_result: None
+            })),
+            Just(Some(MessageReviewHandler {
+                uri: LAMBDA.into(),
+                fallback_result: Some(FallbackResult::Deny)
+            })),
+            Just(Some(MessageReviewHandler {
+                uri: String::new(),
+                fallback_result: None
+            })),
         ];
         let tags = proptest::collection::btree_map("[a-c]{1,2}", "[x-z]{0,2}", 0..5);
-        let arns = proptest::sample::subsequence(vec!["l1".to_string(), "l2".into(), "l3".into(), "l4".into()], 0..=3);
+        let arns = proptest::sample::subsequence(
+            vec!["l1".to_string(), "l2".into(), "l3".into(), "l4".into()],
+            0..=3,
+        );
         (
             proptest::option::of("[a-z_-]{0,8}"),
             proptest::option::of(1..=500i32),

@@ -22,7 +22,10 @@ pub struct Owner {
 
 impl Owner {
     pub fn tags(&self) -> Tags {
-        let owner: String = format!("{}/{}", self.namespace, self.name).chars().take(256).collect();
+        let owner: String = format!("{}/{}", self.namespace, self.name)
+            .chars()
+            .take(256)
+            .collect();
         Tags::from([
             (CLUSTER_TAG.to_string(), self.cluster.clone()),
             (OWNER_TAG.to_string(), owner),
@@ -65,7 +68,11 @@ pub struct TooManyTags {
 
 /// The tags the AWS resource must carry: the operator's default tags, overridden by the
 /// resource's own tags (like Terraform's `default_tags`), plus the ownership tags.
-pub fn desired_tags(defaults: &Tags, spec: Option<&Tags>, owner: &Owner) -> Result<Tags, TooManyTags> {
+pub fn desired_tags(
+    defaults: &Tags,
+    spec: Option<&Tags>,
+    owner: &Owner,
+) -> Result<Tags, TooManyTags> {
     let mut tags = defaults.clone();
     if let Some(spec) = spec {
         tags.extend(spec.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -85,8 +92,11 @@ pub fn tag_delta(desired: &Tags, observed: &Tags) -> (Tags, Vec<String>) {
         .filter(|(k, v)| observed.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let to_remove: Vec<String> =
-        observed.keys().filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+    let to_remove: Vec<String> = observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
     (to_set, to_remove)
 }
 
@@ -95,17 +105,29 @@ mod tests {
     use super::*;
 
     fn owner() -> Owner {
-        Owner { cluster: "prod".into(), namespace: "ns".into(), name: "room".into(), uid: "u-1".into() }
+        Owner {
+            cluster: "prod".into(),
+            namespace: "ns".into(),
+            name: "room".into(),
+            uid: "u-1".into(),
+        }
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn resource_tags_win_over_defaults_and_ownership_is_added() {
-        let merged = desired_tags(&tags(&[("team", "platform"), ("env", "dev")]), Some(&tags(&[("env", "prod")])), &owner())
-            .expect("fits");
+        let merged = desired_tags(
+            &tags(&[("team", "platform"), ("env", "dev")]),
+            Some(&tags(&[("env", "prod")])),
+            &owner(),
+        )
+        .expect("fits");
         assert_eq!(merged.get("env").map(String::as_str), Some("prod"));
         assert_eq!(merged.get("team").map(String::as_str), Some("platform"));
         assert_eq!(merged.get(UID_TAG).map(String::as_str), Some("u-1"));
@@ -117,7 +139,10 @@ mod tests {
     fn more_than_fifty_tags_is_an_error() {
         let defaults: Tags = (0..10).map(|i| (format!("d{i}"), "v".into())).collect();
         let spec: Tags = (0..40).map(|i| (format!("s{i}"), "v".into())).collect();
-        assert_eq!(desired_tags(&defaults, Some(&spec), &owner()), Err(TooManyTags { total: 53 }));
+        assert_eq!(
+            desired_tags(&defaults, Some(&spec), &owner()),
+            Err(TooManyTags { total: 53 })
+        );
         let spec: Tags = (0..37).map(|i| (format!("s{i}"), "v".into())).collect();
         assert!(desired_tags(&defaults, Some(&spec), &owner()).is_ok());
     }
@@ -125,7 +150,12 @@ mod tests {
     #[test]
     fn delta_sets_changed_and_new_and_removes_missing_but_never_aws_keys() {
         let desired = tags(&[("a", "1"), ("b", "2"), ("c", "3")]);
-        let observed = tags(&[("a", "1"), ("b", "old"), ("gone", "x"), ("aws:cloudformation:stack", "s")]);
+        let observed = tags(&[
+            ("a", "1"),
+            ("b", "old"),
+            ("gone", "x"),
+            ("aws:cloudformation:stack", "s"),
+        ]);
         let (set, remove) = tag_delta(&desired, &observed);
         assert_eq!(set, tags(&[("b", "2"), ("c", "3")]));
         assert_eq!(remove, vec!["gone".to_string()]);
@@ -136,8 +166,15 @@ mod tests {
     fn ownership_by_uid_tag() {
         let mine = owner().tags();
         assert_eq!(ownership(&mine, &owner()), Ownership::Ours);
-        let other = Owner { uid: "u-2".into(), name: "other".into(), ..owner() };
-        assert_eq!(ownership(&other.tags(), &owner()), Ownership::Other("ns/other in cluster prod".into()));
+        let other = Owner {
+            uid: "u-2".into(),
+            name: "other".into(),
+            ..owner()
+        };
+        assert_eq!(
+            ownership(&other.tags(), &owner()),
+            Ownership::Other("ns/other in cluster prod".into())
+        );
         assert_eq!(ownership(&Tags::new(), &owner()), Ownership::Unowned);
     }
 }

@@ -73,12 +73,16 @@ impl Default for Metrics {
         let reconcile_total = Family::<ReconcileLabels, Counter>::default();
         let reconcile_errors_total = Family::<ControllerLabels, Counter>::default();
         let reconcile_time_seconds =
-            Family::<ControllerLabels, Histogram, fn() -> Histogram>::new_with_constructor(reconcile_histogram as _);
+            Family::<ControllerLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                reconcile_histogram as _,
+            );
         let active_workers = Family::<ControllerLabels, Gauge>::default();
         let aws_requests_total = Family::<OutcomeLabels, Counter>::default();
         let aws_throttles_total = Family::<OperationLabels, Counter>::default();
         let rate_limiter_wait_seconds =
-            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(wait_histogram as _);
+            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                wait_histogram as _,
+            );
         let leader = Family::<LeaseLabels, Gauge>::default();
         let resources = Family::<ResourceLabels, Gauge>::default();
 
@@ -153,33 +157,53 @@ impl Metrics {
 
     pub fn observe_aws_call(&self, operation: &str, outcome: &str) {
         self.aws_requests_total
-            .get_or_create(&OutcomeLabels { operation: operation.into(), outcome: outcome.into() })
+            .get_or_create(&OutcomeLabels {
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
             .inc();
         if outcome == "ThrottlingException" {
-            self.aws_throttles_total.get_or_create(&OperationLabels { operation: operation.into() }).inc();
+            self.aws_throttles_total
+                .get_or_create(&OperationLabels {
+                    operation: operation.into(),
+                })
+                .inc();
         }
     }
 
     pub fn observe_rate_limit_wait(&self, operation: &str, waited: Duration) {
         self.rate_limiter_wait_seconds
-            .get_or_create(&OperationLabels { operation: operation.into() })
+            .get_or_create(&OperationLabels {
+                operation: operation.into(),
+            })
             .observe(waited.as_secs_f64());
     }
 
     pub fn observe_reconcile(&self, controller: &str, result: &str, took: Duration) {
         self.reconcile_total
-            .get_or_create(&ReconcileLabels { controller: controller.into(), result: result.into() })
+            .get_or_create(&ReconcileLabels {
+                controller: controller.into(),
+                result: result.into(),
+            })
             .inc();
         if result == "error" {
-            self.reconcile_errors_total.get_or_create(&ControllerLabels { controller: controller.into() }).inc();
+            self.reconcile_errors_total
+                .get_or_create(&ControllerLabels {
+                    controller: controller.into(),
+                })
+                .inc();
         }
         self.reconcile_time_seconds
-            .get_or_create(&ControllerLabels { controller: controller.into() })
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
             .observe(took.as_secs_f64());
     }
 
     pub fn set_leader(&self, name: &str, leader: bool) {
-        self.leader.get_or_create(&LeaseLabels { name: name.into() }).set(i64::from(leader));
+        self.leader
+            .get_or_create(&LeaseLabels { name: name.into() })
+            .set(i64::from(leader));
     }
 }
 
@@ -191,7 +215,12 @@ pub struct ActiveWorker {
 impl ActiveWorker {
     pub fn start(metrics: &Metrics, controller: &str) -> Self {
         // Gauges share their value between clones, so the clone outlives the family's guard.
-        let gauge = metrics.active_workers.get_or_create(&ControllerLabels { controller: controller.into() }).clone();
+        let gauge = metrics
+            .active_workers
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
+            .clone();
         gauge.inc();
         ActiveWorker { gauge }
     }
