@@ -155,6 +155,33 @@ impl<A: IvsChat> Reconciler<'_, A> {
 
     /// Turns an AWS error into the right status, Event and next step.
     async fn aws_failed(&self, error: AwsError, event: &str) -> Result<Action> {
+        let writing = event == events::CANNOT_CREATE || event == events::CANNOT_UPDATE;
+        if writing
+            && error.is_not_found()
+            && self
+                .room
+                .spec
+                .logging_configurations
+                .as_ref()
+                .is_some_and(|l| !l.is_empty())
+        {
+            // CreateRoom/UpdateRoom answer 404 when a referenced logging configuration does
+            // not exist: that is a reference to wait for, not a broken room.
+            let message = format!(
+                "a referenced logging configuration does not exist: {}",
+                error.message
+            );
+            events::warning(
+                &self.ctx.recorder,
+                &self.object_ref(),
+                events::CANNOT_RESOLVE,
+                message.clone(),
+            )
+            .await;
+            self.finish(&Outcome::ReferenceNotReady { message }, None)
+                .await?;
+            return Err(Error::Aws(error));
+        }
         match error.class {
             ErrorClass::Terminal => {
                 self.stalled(&error.reason(), error.message.clone(), event)
