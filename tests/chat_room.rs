@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use ivschat_operator::api::{
     ADOPT_ARN_ANNOTATION, ChatRoom, ChatRoomSpec, DeletionPolicy, FallbackResult,
@@ -189,7 +188,10 @@ async fn every_field_updates_in_place_and_the_arn_never_changes() {
             .is_none_or(|h| h.uri().unwrap_or_default().is_empty()),
         "{aws:?}"
     );
-    assert_eq!(aws.logging_configuration_identifiers(), [c.clone()]);
+    assert_eq!(
+        aws.logging_configuration_identifiers(),
+        std::slice::from_ref(&c)
+    );
 
     // [c] -> [].
     spec.logging_configurations = None;
@@ -710,5 +712,4 @@ async fn missing_logging_configuration_arn_is_reference_not_ready() {
         Some("False".into())
     );
     assert_eq!(s.emulator.stats().await["rooms"].as_u64(), Some(0));
-    let _ = Duration::ZERO;
 }
