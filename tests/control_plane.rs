@@ -92,3 +92,22 @@ async fn crds_install_idempotently() {
     support::install_crds(&client).await;
     support::install_crds(&client).await;
 }
+
+/// A failing test dumps its namespace (stderr) and still deletes it, from
+/// `TestNamespace::drop` inside the tokio test runtime, without deadlocking.
+#[tokio::test]
+#[should_panic(expected = "deliberate failure")]
+async fn failing_test_dumps_its_namespace() {
+    let client = support::client().await;
+    let ns = support::test_namespace(&client, "cp-dump").await;
+    let cms: Api<ConfigMap> = ns.api(&client);
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("shown-in-dump".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.expect("create ConfigMap");
+    panic!("deliberate failure (the dump of {} above is expected)", ns.name());
+}

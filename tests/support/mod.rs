@@ -237,7 +237,11 @@ fn dump_list<K: serde::Serialize + Clone>(
         Ok(list) => {
             eprintln!("--- {what} ({}) ---", list.items.len());
             for item in &list.items {
-                match serde_json::to_string_pretty(item) {
+                let mut value = serde_json::to_value(item).unwrap_or_default();
+                if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                    meta.remove("managedFields");
+                }
+                match serde_json::to_string_pretty(&value) {
                     Ok(s) => eprintln!("{s}"),
                     Err(e) => eprintln!("(unserializable: {e})"),
                 }
