@@ -311,9 +311,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Dropp
     };
     app.stats.record(op_name, outcome_key);
     tracing::info!(
-        op = op_name,
+        op = %op_name,
         status,
-        error = if outcome_key == "Success" { "-" } else { outcome_key },
+        error = %if outcome_key == "Success" { "-" } else { outcome_key },
         latency_ms = format_args!("{ms:.2}"),
         region = %region,
         request_id = %rid,

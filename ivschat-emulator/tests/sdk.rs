@@ -341,7 +341,7 @@ async fn room_lifecycle() {
     assert_eq!(h.fallback_result(), Some(&FallbackResult::Allow));
     assert_eq!(
         updated.logging_configuration_identifiers(),
-        [lc_arn.clone()]
+        std::slice::from_ref(&lc_arn)
     );
     assert_eq!(updated.tags().unwrap().get("team").unwrap(), "a");
     assert!(updated.update_time().unwrap() > created.update_time().unwrap());
