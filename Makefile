@@ -12,7 +12,7 @@ CP_DIR ?= target/control-plane/local
 # so build all workspace binaries first.
 test:
 	$(CARGO) build --workspace --locked --bins
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --no-fail-fast
 
 # `make test` against a fresh local control plane, stopped afterwards.
 test-cp:
