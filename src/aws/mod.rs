@@ -11,6 +11,22 @@ use std::future::Future;
 pub use error::{AwsError, ErrorClass};
 pub use types::*;
 
+/// Every IVS Chat operation the operator calls (the methods of `IvsChat`), by AWS name.
+pub const OPERATIONS: &[&str] = &[
+    "CreateRoom",
+    "GetRoom",
+    "UpdateRoom",
+    "DeleteRoom",
+    "ListRooms",
+    "CreateLoggingConfiguration",
+    "GetLoggingConfiguration",
+    "UpdateLoggingConfiguration",
+    "DeleteLoggingConfiguration",
+    "ListLoggingConfigurations",
+    "TagResource",
+    "UntagResource",
+];
+
 /// The IVS Chat operations the operator calls. Every method takes the region explicitly:
 /// resources can live in different regions. `deploy/iam-policy.json` lists exactly these.
 pub trait IvsChat: Send + Sync + 'static {

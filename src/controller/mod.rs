@@ -124,7 +124,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| aws_config.region().map(|r| r.to_string()))
         .context("no AWS region: set --region or AWS_REGION")?;
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::with_series(
+        &[chat_room::CONTROLLER, logging_configuration::CONTROLLER],
+        crate::aws::OPERATIONS,
+    ));
     let limits = RateLimits {
         room: args.room_rate_limit,
         logging_configuration: args.logging_configuration_rate_limit,
@@ -219,10 +222,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     {
         let (rooms, lcs, ready) = (rooms.clone(), logging_configurations.clone(), ready.clone());
         tokio::spawn(async move {
-            if rooms.wait_until_ready().await.is_ok() && lcs.wait_until_ready().await.is_ok() {
-                ready.store(true, Ordering::Release);
-                info!("watch caches synced");
+            // Poll with a timeout: the store's readiness future keeps only one waker, and the
+            // controller waits on the same store, so a lone waiter could sleep forever.
+            for store_ready in [
+                Box::pin(async { wait_ready(&rooms).await })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+                Box::pin(async { wait_ready(&lcs).await }),
+            ] {
+                store_ready.await;
             }
+            ready.store(true, Ordering::Release);
+            info!("watch caches synced");
         });
     }
     tokio::spawn(report_resources(
@@ -306,6 +316,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     leadership.release().await;
     info!("stopped");
     Ok(())
+}
+
+async fn wait_ready<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) {
+    loop {
+        if let Ok(Ok(())) =
+            tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready()).await
+        {
+            return;
+        }
+    }
 }
 
 /// Keeps `ivschat_operator_resources{kind,ready}` current.

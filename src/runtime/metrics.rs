@@ -148,6 +148,31 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Creates every series of the bounded label sets at zero, so dashboards and alerts see
+    /// `..._errors_total 0` instead of a missing series before the first error.
+    pub fn with_series(controllers: &[&str], operations: &[&str]) -> Self {
+        let metrics = Metrics::default();
+        for controller in controllers {
+            let labels = ControllerLabels {
+                controller: controller.to_string(),
+            };
+            let _ = metrics.reconcile_errors_total.get_or_create(&labels);
+            let _ = metrics.active_workers.get_or_create(&labels);
+            for result in ["success", "error"] {
+                let _ = metrics.reconcile_total.get_or_create(&ReconcileLabels {
+                    controller: controller.to_string(),
+                    result: result.into(),
+                });
+            }
+        }
+        for operation in operations {
+            let _ = metrics.aws_throttles_total.get_or_create(&OperationLabels {
+                operation: operation.to_string(),
+            });
+        }
+        metrics
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Encoding into a String cannot fail.

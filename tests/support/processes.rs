@@ -148,6 +148,13 @@ async fn http_post_json(url: &str, json: serde_json::Value) -> u16 {
     status
 }
 
+/// GET `url` if something listens there yet.
+pub async fn try_http_get(url: &str) -> Option<(u16, String)> {
+    let (host, _) = split_url(url);
+    tokio::net::TcpStream::connect(&host).await.ok()?;
+    Some(http_get(url).await)
+}
+
 /// GET `url` and return (status, body); for the operator's own endpoints.
 pub async fn http_get(url: &str) -> (u16, String) {
     let (host, path) = split_url(url);
@@ -357,8 +364,60 @@ impl Drop for Operator {
     }
 }
 
+/// Directory where every emulator leaves the AWS operations it served (one JSON file per
+/// emulator, written when it is dropped); `tests/iam_policy.rs` checks them against
+/// `deploy/iam-policy.json`.
+pub fn emulator_stats_dir() -> PathBuf {
+    target_dir().join("test-logs").join("emulator-stats")
+}
+
+/// Blocking `GET /_emulator/stats` (usable from `Drop`), saved under [`emulator_stats_dir`].
+/// Best effort: a failure only prints a line.
+fn record_emulator_stats(endpoint: &str, log: &std::path::Path) {
+    use std::io::{Read, Write};
+    let (host, _) = split_url(endpoint);
+    let fetch = || -> std::io::Result<String> {
+        let addr: std::net::SocketAddr = host
+            .parse()
+            .map_err(|e| std::io::Error::other(format!("{host}: {e}")))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET /_emulator/stats HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        Ok(
+            if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked")
+            {
+                dechunk(body)
+            } else {
+                body.to_string()
+            },
+        )
+    };
+    let result = fetch().and_then(|body| {
+        let dir = emulator_stats_dir();
+        std::fs::create_dir_all(&dir)?;
+        let stem = log
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "emulator".into());
+        std::fs::write(dir.join(format!("{stem}.json")), body)
+    });
+    if let Err(e) = result {
+        eprintln!("could not record emulator stats from {endpoint}: {e}");
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
+        record_emulator_stats(&self.endpoint, &self.log);
         let _ = self.child.start_kill();
         if std::thread::panicking() {
             eprintln!(
