@@ -498,7 +498,8 @@ async fn apply<A: IvsChat>(
                     (events::CREATED, format!("Created room {}", created.arn))
                 };
                 // Status right after create: the ARN must never be lost.
-                let status = observed_status(room.status.as_ref(), &created, &region);
+                let mut status = observed_status(room.status.as_ref(), &created, &region);
+                status.logging_configuration_arns = (!arns.is_empty()).then(|| arns.clone());
                 r.finish(
                     &Outcome::Available {
                         message: format!("Room {} is ready", created.id),
@@ -562,7 +563,9 @@ async fn apply<A: IvsChat>(
         )
         .await;
     }
-    let status = observed_status(room.status.as_ref(), &current, &region);
+    let mut status = observed_status(room.status.as_ref(), &current, &region);
+    // As resolved, in spec order (the order AWS reports carries no meaning).
+    status.logging_configuration_arns = (!arns.is_empty()).then(|| arns.clone());
     r.finish(
         &Outcome::Available {
             message: format!("Room {} is ready", current.id),
