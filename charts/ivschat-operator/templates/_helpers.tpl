@@ -29,14 +29,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Common labels. deploy/generate.sh strips the helm.sh/chart and managed-by lines. */}}
 {{- define "ivschat-operator.labels" -}}
-helm.sh/chart: {{ include "ivschat-operator.chart" . }}
-{{ include "ivschat-operator.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/part-of: ivschat-operator
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
+{{- $labels := dict
+  "helm.sh/chart" (include "ivschat-operator.chart" .)
+  "app.kubernetes.io/name" (include "ivschat-operator.name" .)
+  "app.kubernetes.io/instance" .Release.Name
+  "app.kubernetes.io/version" .Chart.AppVersion
+  "app.kubernetes.io/part-of" "ivschat-operator"
+  "app.kubernetes.io/managed-by" .Release.Service }}
+{{- toYaml (merge $labels (deepCopy (.Values.commonLabels | default dict))) }}
 {{- end }}
+
+{{/* Common labels plus `extra` (the common labels win): (dict "ctx" $ "extra" .Values.x.labels). */}}
+{{- define "ivschat-operator.labelsWith" -}}
+{{- $labels := fromYaml (include "ivschat-operator.labels" .ctx) }}
+{{- toYaml (merge $labels (deepCopy (.extra | default dict))) }}
 {{- end }}
 
 {{- define "ivschat-operator.serviceAccountName" -}}
