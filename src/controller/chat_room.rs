@@ -1,83 +1,41 @@
 //! The ChatRoom reconciler: observe -> plan -> execute -> status.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
-use crate::api::{ADOPT_ARN_ANNOTATION, ChatRoom, ChatRoomStatus, DeletionPolicy, FINALIZER};
+use crate::api::{ADOPT_ARN_ANNOTATION, ChatRoom, DeletionPolicy};
 use crate::aws::{AwsError, ErrorClass, IvsChat, Room};
 use crate::planning::conditions::{self, Outcome};
 use crate::planning::room::{RoomAction, desired_room, observed_status, plan_room};
 use crate::planning::tags::{Owner, Ownership, UID_TAG, ownership};
-use crate::runtime::metrics::ActiveWorker;
 
 use super::backoff::jittered;
+use super::common::{Lifecycle, StatusWriter, create_was_attempted, region_of_arn};
 use super::context::{Context, Error, Result};
 use super::events;
-use super::status::patch_status_if_changed;
 
-pub const CONTROLLER: &str = "chatroom";
-
-/// Terminal errors are retried after this long even without a change (AWS-side fixes such as
-/// a raised quota or a granted permission do not touch the object).
-const STALLED_RETRY: Duration = Duration::from_secs(30 * 60);
-
-/// Entry point from the controller runtime.
-pub async fn reconcile<A: IvsChat>(room: Arc<ChatRoom>, ctx: Arc<Context<A>>) -> Result<Action> {
-    if !ctx.is_leader() {
-        // Standbys keep their caches warm and do nothing; becoming leader re-triggers all.
-        return Ok(Action::await_change());
+/// Both halves of the ChatRoom lifecycle; `common::reconcile` runs them behind the finalizer.
+impl<A: IvsChat> Lifecycle<A> for ChatRoom {
+    fn apply<'a>(
+        room: &'a Self,
+        api: &'a Api<Self>,
+        ctx: &'a Context<A>,
+    ) -> impl Future<Output = Result<Action>> + Send + 'a {
+        apply(room, api, ctx)
     }
-    let _worker = ActiveWorker::start(&ctx.metrics, CONTROLLER);
-    let started = Instant::now();
-    let ns = room.namespace().ok_or(Error::NoNamespace)?;
-    let api: Api<ChatRoom> = Api::namespaced(ctx.client.clone(), &ns);
-    let uid = room.uid().unwrap_or_default();
-    let result = finalizer(&api, FINALIZER, room, |event| async {
-        match event {
-            FinalizerEvent::Apply(room) => apply(&room, &api, &ctx).await,
-            FinalizerEvent::Cleanup(room) => cleanup(&room, &api, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    let label = match &result {
-        Ok(_) => "success",
-        Err(_) => "error",
-    };
-    ctx.metrics
-        .observe_reconcile(CONTROLLER, label, started.elapsed());
-    if result.is_ok() {
-        ctx.backoff.reset(&uid);
+    fn cleanup<'a>(
+        room: &'a Self,
+        api: &'a Api<Self>,
+        ctx: &'a Context<A>,
+    ) -> impl Future<Output = Result<Action>> + Send + 'a {
+        cleanup(room, api, ctx)
     }
-    result
-}
-
-/// Called by the runtime when `reconcile` fails: per-object exponential backoff with jitter.
-pub fn error_policy<A: IvsChat>(
-    room: Arc<ChatRoom>,
-    error: &Error,
-    ctx: Arc<Context<A>>,
-) -> Action {
-    let delay = ctx.backoff.next_delay(&room.uid().unwrap_or_default());
-    warn!(chatroom = %room.name_any(), namespace = room.namespace().unwrap_or_default(), %error, retry_in = ?delay, "reconcile failed");
-    Action::requeue(delay)
-}
-
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
 }
 
 fn owner_of(room: &ChatRoom, cluster: &str) -> Owner {
@@ -89,68 +47,20 @@ fn owner_of(room: &ChatRoom, cluster: &str) -> Owner {
     }
 }
 
-/// The region of an IVS Chat ARN (`arn:aws:ivschat:<region>:...`).
-fn region_of_arn(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
-/// The reconcile's view of one room, with helpers that write status and Events.
+/// The reconcile's view of one room.
 struct Reconciler<'a, A> {
     room: &'a ChatRoom,
-    api: &'a Api<ChatRoom>,
     ctx: &'a Context<A>,
-    generation: Option<i64>,
-    previous: Option<&'a ChatRoomStatus>,
-    /// What this reconcile wrote last, so a second identical write is skipped.
-    written: std::sync::Mutex<Option<ChatRoomStatus>>,
+    status: StatusWriter<'a, ChatRoom, A>,
 }
 
-impl<A: IvsChat> Reconciler<'_, A> {
-    fn object_ref(&self) -> k8s_openapi::api::core::v1::ObjectReference {
-        self.room.object_ref(&())
-    }
-
-    /// Writes status with `outcome` (and optionally what we know of the room), if it changed.
-    async fn finish(&self, outcome: &Outcome, base: Option<ChatRoomStatus>) -> Result<()> {
-        let mut status = base.unwrap_or_else(|| self.previous.cloned().unwrap_or_default());
-        status.observed_generation = self.generation;
-        status.conditions = Some(conditions::conditions_for(
-            self.previous.and_then(|s| s.conditions.as_ref()),
-            outcome,
-            self.generation,
-            &now(),
-        ));
-        let mut written = self
-            .written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let current = written.as_ref().or(self.previous);
-        patch_status_if_changed(self.api, &self.room.name_any(), current, &status).await?;
-        written = Some(status);
-        *self.written.lock().unwrap_or_else(|e| e.into_inner()) = written;
-        Ok(())
-    }
-
-    /// Stalled: reported, an Event emitted, retried only after a change or a long interval.
-    async fn stalled(&self, reason: &str, message: String, event: &str) -> Result<Action> {
-        warn!(chatroom = %self.room.name_any(), reason, %message, "stalled");
-        events::warning(
-            &self.ctx.recorder,
-            &self.object_ref(),
-            event,
-            message.clone(),
-        )
-        .await;
-        self.finish(
-            &Outcome::Stalled {
-                reason: reason.into(),
-                message,
-            },
-            None,
-        )
-        .await?;
-        Ok(Action::requeue(STALLED_RETRY))
+impl<'a, A: IvsChat> Reconciler<'a, A> {
+    fn new(room: &'a ChatRoom, api: &'a Api<ChatRoom>, ctx: &'a Context<A>) -> Self {
+        Reconciler {
+            room,
+            ctx,
+            status: StatusWriter::new(room, api, ctx),
+        }
     }
 
     /// Turns an AWS error into the right status, Event and next step.
@@ -173,39 +83,17 @@ impl<A: IvsChat> Reconciler<'_, A> {
             );
             events::warning(
                 &self.ctx.recorder,
-                &self.object_ref(),
+                &self.status.object_ref(),
                 events::CANNOT_RESOLVE,
                 message.clone(),
             )
             .await;
-            self.finish(&Outcome::ReferenceNotReady { message }, None)
+            self.status
+                .finish(&Outcome::ReferenceNotReady { message }, None)
                 .await?;
             return Err(Error::Aws(error));
         }
-        match error.class {
-            ErrorClass::Terminal => {
-                self.stalled(&error.reason(), error.message.clone(), event)
-                    .await
-            }
-            ErrorClass::Retryable | ErrorClass::NotFound => {
-                events::warning(
-                    &self.ctx.recorder,
-                    &self.object_ref(),
-                    event,
-                    error.to_string(),
-                )
-                .await;
-                self.finish(
-                    &Outcome::Retrying {
-                        reason: error.reason(),
-                        message: error.to_string(),
-                    },
-                    None,
-                )
-                .await?;
-                Err(Error::Aws(error))
-            }
-        }
+        self.status.aws_failed(error, event).await
     }
 
     /// Resolves `spec.loggingConfigurations` to ARNs, in spec order. `Err` carries the message
@@ -330,14 +218,7 @@ async fn apply<A: IvsChat>(
     api: &Api<ChatRoom>,
     ctx: &Context<A>,
 ) -> Result<Action> {
-    let r = Reconciler {
-        room,
-        api,
-        ctx,
-        generation: room.metadata.generation,
-        previous: room.status.as_ref(),
-        written: Default::default(),
-    };
+    let r = Reconciler::new(room, api, ctx);
     let status = room.status.clone().unwrap_or_default();
     let owner = owner_of(room, &ctx.settings.cluster_name);
     let adopt_arn = room
@@ -349,12 +230,10 @@ async fn apply<A: IvsChat>(
     // Region: the room's, once it exists; spec.region cannot move it.
     let region = match (&room.spec.region, &status.region, &status.arn, &adopt_arn) {
         (Some(spec), Some(current), Some(_), _) if spec != current => {
-            return r
-                .stalled(
+            return r.status.stalled(
                     "RegionChanged",
                     format!("spec.region is {spec} but the room lives in {current}; create a new ChatRoom to move it"),
-                    events::CANNOT_UPDATE,
-                )
+                    events::CANNOT_UPDATE, None)
                 .await;
         }
         (_, Some(current), Some(_), _) => current.clone(),
@@ -362,10 +241,12 @@ async fn apply<A: IvsChat>(
             Some(region) => region.to_string(),
             None => {
                 return r
+                    .status
                     .stalled(
                         "InvalidAdoptArn",
                         format!("{ADOPT_ARN_ANNOTATION} is not a room ARN: {adopt}"),
                         events::CANNOT_CREATE,
+                        None,
                     )
                     .await;
             }
@@ -377,7 +258,8 @@ async fn apply<A: IvsChat>(
     let arns = match r.resolve_references(&region) {
         Ok(arns) => arns,
         Err(message) => {
-            r.finish(&Outcome::ReferenceNotReady { message }, None)
+            r.status
+                .finish(&Outcome::ReferenceNotReady { message }, None)
                 .await?;
             // The logging configuration watch wakes us up when it becomes Ready.
             return Ok(Action::requeue(jittered(ctx.settings.resync_period)));
@@ -394,7 +276,8 @@ async fn apply<A: IvsChat>(
         Ok(d) => d,
         Err(e) => {
             return r
-                .stalled("TooManyTags", e.to_string(), events::CANNOT_UPDATE)
+                .status
+                .stalled("TooManyTags", e.to_string(), events::CANNOT_UPDATE, None)
                 .await;
         }
     };
@@ -418,12 +301,10 @@ async fn apply<A: IvsChat>(
         match ctx.aws.get_room(&region, adopt).await {
             Ok(existing) => match ownership(&existing.tags, &owner) {
                 Ownership::Other(by) => {
-                    return r
-                        .stalled(
+                    return r.status.stalled(
                             "ManagedByAnotherResource",
                             format!("room {adopt} is already managed by ChatRoom {by}; it is not taken over"),
-                            events::CANNOT_CREATE,
-                        )
+                            events::CANNOT_CREATE, None)
                         .await;
                 }
                 Ownership::Ours | Ownership::Unowned => {
@@ -433,16 +314,18 @@ async fn apply<A: IvsChat>(
             },
             Err(e) if e.is_not_found() => {
                 return r
+                    .status
                     .stalled(
                         "AdoptionTargetNotFound",
                         format!("{ADOPT_ARN_ANNOTATION}: room {adopt} does not exist in {region}"),
                         events::CANNOT_CREATE,
+                        None,
                     )
                     .await;
             }
             Err(e) => return r.aws_failed(e, events::CANNOT_OBSERVE).await,
         }
-    } else if create_was_attempted(&status) {
+    } else if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) {
         match r
             .find_owned_room(&region, &desired.fields.name, &owner)
             .await
@@ -472,14 +355,15 @@ async fn apply<A: IvsChat>(
             RoomAction::Create(input) => {
                 // Leave a mark before creating: if we die before the ARN is in status, the next
                 // reconcile searches for the room by its ownership tag instead of creating twice.
-                r.finish(
-                    &Outcome::Progressing {
-                        reason: "Creating".into(),
-                        message: "Creating the room in AWS".into(),
-                    },
-                    None,
-                )
-                .await?;
+                r.status
+                    .finish(
+                        &Outcome::Progressing {
+                            reason: "Creating".into(),
+                            message: "Creating the room in AWS".into(),
+                        },
+                        None,
+                    )
+                    .await?;
                 let created = match ctx.aws.create_room(&region, &input).await {
                     Ok(created) => created,
                     Err(e) => return r.aws_failed(e, events::CANNOT_CREATE).await,
@@ -500,14 +384,15 @@ async fn apply<A: IvsChat>(
                 // Status right after create: the ARN must never be lost.
                 let mut status = observed_status(room.status.as_ref(), &created, &region);
                 status.logging_configuration_arns = (!arns.is_empty()).then(|| arns.clone());
-                r.finish(
-                    &Outcome::Available {
-                        message: format!("Room {} is ready", created.id),
-                    },
-                    Some(status),
-                )
-                .await?;
-                events::normal(&ctx.recorder, &r.object_ref(), reason, note).await;
+                r.status
+                    .finish(
+                        &Outcome::Available {
+                            message: format!("Room {} is ready", created.id),
+                        },
+                        Some(status),
+                    )
+                    .await?;
+                events::normal(&ctx.recorder, &r.status.object_ref(), reason, note).await;
                 current = Some(created);
             }
             RoomAction::Update(update) => {
@@ -518,7 +403,7 @@ async fn apply<A: IvsChat>(
                     Ok(updated) => {
                         events::normal(
                             &ctx.recorder,
-                            &r.object_ref(),
+                            &r.status.object_ref(),
                             events::UPDATED,
                             format!("Updated room {arn}"),
                         )
@@ -557,7 +442,7 @@ async fn apply<A: IvsChat>(
     if adopted {
         events::normal(
             &ctx.recorder,
-            &r.object_ref(),
+            &r.status.object_ref(),
             events::ADOPTED,
             format!("Adopted room {}", current.arn),
         )
@@ -566,25 +451,15 @@ async fn apply<A: IvsChat>(
     let mut status = observed_status(room.status.as_ref(), &current, &region);
     // As resolved, in spec order (the order AWS reports carries no meaning).
     status.logging_configuration_arns = (!arns.is_empty()).then(|| arns.clone());
-    r.finish(
-        &Outcome::Available {
-            message: format!("Room {} is ready", current.id),
-        },
-        Some(status),
-    )
-    .await?;
+    r.status
+        .finish(
+            &Outcome::Available {
+                message: format!("Room {} is ready", current.id),
+            },
+            Some(status),
+        )
+        .await?;
     Ok(Action::requeue(jittered(ctx.settings.resync_period)))
-}
-
-/// A `Creating` mark without an ARN means a CreateRoom may have happened without its result
-/// being recorded.
-fn create_was_attempted(status: &ChatRoomStatus) -> bool {
-    status.arn.is_none()
-        && status
-            .conditions
-            .as_ref()
-            .and_then(|c| conditions::find(c, conditions::READY))
-            .is_some_and(|c| c.reason == "Creating")
 }
 
 #[instrument(skip_all, fields(chatroom = %room.name_any(), namespace = room.namespace().unwrap_or_default()))]
@@ -593,14 +468,7 @@ async fn cleanup<A: IvsChat>(
     api: &Api<ChatRoom>,
     ctx: &Context<A>,
 ) -> Result<Action> {
-    let r = Reconciler {
-        room,
-        api,
-        ctx,
-        generation: room.metadata.generation,
-        previous: room.status.as_ref(),
-        written: Default::default(),
-    };
+    let r = Reconciler::new(room, api, ctx);
     let ns = room.namespace().unwrap_or_default();
     for dropped in ctx
         .references
@@ -621,7 +489,7 @@ async fn cleanup<A: IvsChat>(
             info!(%arn, "deletionPolicy Retain: leaving the room in AWS");
             events::normal(
                 &ctx.recorder,
-                &r.object_ref(),
+                &r.status.object_ref(),
                 events::RETAINED,
                 format!("Kept room {arn} (deletionPolicy: Retain)"),
             )
@@ -631,7 +499,7 @@ async fn cleanup<A: IvsChat>(
     }
     let arn = match status.arn.clone() {
         Some(arn) => Some(arn),
-        None if create_was_attempted(&status) => {
+        None if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) => {
             // Do not leak a room created by an attempt whose result was never recorded.
             let owner = owner_of(room, &ctx.settings.cluster_name);
             let name = room.spec.name.clone().unwrap_or_else(|| {
@@ -650,7 +518,7 @@ async fn cleanup<A: IvsChat>(
                 info!(%arn, "deleted room");
                 events::normal(
                     &ctx.recorder,
-                    &r.object_ref(),
+                    &r.status.object_ref(),
                     events::DELETED,
                     format!("Deleted room {arn}"),
                 )
@@ -660,7 +528,7 @@ async fn cleanup<A: IvsChat>(
             Err(e) => {
                 events::warning(
                     &ctx.recorder,
-                    &r.object_ref(),
+                    &r.status.object_ref(),
                     events::CANNOT_DELETE,
                     e.to_string(),
                 )
@@ -676,42 +544,11 @@ async fn cleanup<A: IvsChat>(
                     },
                 };
                 // Best effort: the object is going away; the error itself drives the retry.
-                let _ = r.finish(&outcome, None).await;
+                let _ = r.status.finish(&outcome, None).await;
                 return Err(Error::Aws(e));
             }
         }
         ctx.suspects.clear(&arn);
     }
     Ok(Action::await_change())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_comes_from_the_arn() {
-        assert_eq!(
-            region_of_arn("arn:aws:ivschat:eu-west-1:123456789012:room/abc"),
-            Some("eu-west-1")
-        );
-        assert_eq!(region_of_arn("nonsense"), None);
-    }
-
-    #[test]
-    fn creating_mark_without_arn_means_create_attempted() {
-        let t = Time(jiff::Timestamp::UNIX_EPOCH);
-        let creating = Outcome::Progressing {
-            reason: "Creating".into(),
-            message: String::new(),
-        };
-        let mut status = ChatRoomStatus {
-            conditions: Some(conditions::conditions_for(None, &creating, Some(1), &t)),
-            ..Default::default()
-        };
-        assert!(create_was_attempted(&status));
-        status.arn = Some("arn".into());
-        assert!(!create_was_attempted(&status));
-        assert!(!create_was_attempted(&ChatRoomStatus::default()));
-    }
 }

@@ -1,20 +1,16 @@
 //! The ChatLoggingConfiguration reconciler. Same shape as the room's, plus the AWS states:
 //! CREATING/UPDATING/DELETING are waited out, *_FAILED stall.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
 use crate::api::{
     ADOPT_ARN_ANNOTATION, ChatLoggingConfiguration, ChatLoggingConfigurationStatus, DeletionPolicy,
-    FINALIZER,
 };
 use crate::aws::{AwsError, ErrorClass, IvsChat, LoggingConfiguration, LoggingConfigurationState};
 use crate::planning::conditions::{self, Outcome};
@@ -22,69 +18,34 @@ use crate::planning::logging_configuration::{
     LoggingConfigurationAction, Plan, desired_logging_configuration,
 };
 use crate::planning::tags::{Owner, Ownership, UID_TAG as UID_TAG_KEY, ownership};
-use crate::runtime::metrics::ActiveWorker;
 
 use super::backoff::jittered;
+use super::common::{
+    Lifecycle, STALLED_RETRY, StatusWriter, WAIT_POLL, create_was_attempted, region_of_arn,
+};
 use super::context::{Context, Error, Result};
 use super::events;
-use super::status::patch_status_if_changed;
 
-pub const CONTROLLER: &str = "chatloggingconfiguration";
-
-const STALLED_RETRY: Duration = Duration::from_secs(30 * 60);
 /// How soon to look again while AWS moves a configuration between states. The client-side
 /// rate limiter (3 TPS per operation) bounds the polling of many configurations together.
-const TRANSITION_POLL: Duration = Duration::from_secs(2);
+const TRANSITION_POLL: Duration = WAIT_POLL;
 
-pub async fn reconcile<A: IvsChat>(
-    lc: Arc<ChatLoggingConfiguration>,
-    ctx: Arc<Context<A>>,
-) -> Result<Action> {
-    if !ctx.is_leader() {
-        return Ok(Action::await_change());
+/// Both halves of the lifecycle; `common::reconcile` runs them behind the finalizer.
+impl<A: IvsChat> Lifecycle<A> for ChatLoggingConfiguration {
+    fn apply<'a>(
+        lc: &'a Self,
+        api: &'a Api<Self>,
+        ctx: &'a Context<A>,
+    ) -> impl Future<Output = Result<Action>> + Send + 'a {
+        apply(lc, api, ctx)
     }
-    let _worker = ActiveWorker::start(&ctx.metrics, CONTROLLER);
-    let started = Instant::now();
-    let ns = lc.namespace().ok_or(Error::NoNamespace)?;
-    let api: Api<ChatLoggingConfiguration> = Api::namespaced(ctx.client.clone(), &ns);
-    let uid = lc.uid().unwrap_or_default();
-    let result = finalizer(&api, FINALIZER, lc, |event| async {
-        match event {
-            FinalizerEvent::Apply(lc) => apply(&lc, &api, &ctx).await,
-            FinalizerEvent::Cleanup(lc) => cleanup(&lc, &api, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    ctx.metrics.observe_reconcile(
-        CONTROLLER,
-        if result.is_ok() { "success" } else { "error" },
-        started.elapsed(),
-    );
-    if result.is_ok() {
-        ctx.backoff.reset(&uid);
+    fn cleanup<'a>(
+        lc: &'a Self,
+        api: &'a Api<Self>,
+        ctx: &'a Context<A>,
+    ) -> impl Future<Output = Result<Action>> + Send + 'a {
+        cleanup(lc, api, ctx)
     }
-    result
-}
-
-pub fn error_policy<A: IvsChat>(
-    lc: Arc<ChatLoggingConfiguration>,
-    error: &Error,
-    ctx: Arc<Context<A>>,
-) -> Action {
-    let delay = match error {
-        // Waiting on rooms or on AWS is not a failure: poll gently, without growing backoff.
-        Error::InUse(_) | Error::DeletePending => TRANSITION_POLL,
-        _ => ctx.backoff.next_delay(&lc.uid().unwrap_or_default()),
-    };
-    if !matches!(error, Error::InUse(_) | Error::DeletePending) {
-        warn!(chatloggingconfiguration = %lc.name_any(), namespace = lc.namespace().unwrap_or_default(), %error, retry_in = ?delay, "reconcile failed");
-    }
-    Action::requeue(delay)
 }
 
 fn owner_of(lc: &ChatLoggingConfiguration, cluster: &str) -> Owner {
@@ -96,99 +57,21 @@ fn owner_of(lc: &ChatLoggingConfiguration, cluster: &str) -> Owner {
     }
 }
 
+/// The reconcile's view of one logging configuration.
 struct Reconciler<'a, A> {
-    lc: &'a ChatLoggingConfiguration,
-    api: &'a Api<ChatLoggingConfiguration>,
     ctx: &'a Context<A>,
-    written: std::sync::Mutex<Option<ChatLoggingConfigurationStatus>>,
+    status: StatusWriter<'a, ChatLoggingConfiguration, A>,
 }
 
-impl<A: IvsChat> Reconciler<'_, A> {
-    fn object_ref(&self) -> k8s_openapi::api::core::v1::ObjectReference {
-        self.lc.object_ref(&())
-    }
-
-    async fn finish(
-        &self,
-        outcome: &Outcome,
-        base: Option<ChatLoggingConfigurationStatus>,
-    ) -> Result<()> {
-        let previous = self.lc.status.as_ref();
-        let generation = self.lc.metadata.generation;
-        let mut status = base.unwrap_or_else(|| previous.cloned().unwrap_or_default());
-        status.observed_generation = generation;
-        status.conditions = Some(conditions::conditions_for(
-            previous.and_then(|s| s.conditions.as_ref()),
-            outcome,
-            generation,
-            &Time(jiff::Timestamp::now()),
-        ));
-        let last = self
-            .written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        patch_status_if_changed(
-            self.api,
-            &self.lc.name_any(),
-            last.as_ref().or(previous),
-            &status,
-        )
-        .await?;
-        *self.written.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
-        Ok(())
-    }
-
-    async fn stalled(
-        &self,
-        reason: &str,
-        message: String,
-        event: &str,
-        base: Option<ChatLoggingConfigurationStatus>,
-    ) -> Result<Action> {
-        warn!(chatloggingconfiguration = %self.lc.name_any(), reason, %message, "stalled");
-        events::warning(
-            &self.ctx.recorder,
-            &self.object_ref(),
-            event,
-            message.clone(),
-        )
-        .await;
-        self.finish(
-            &Outcome::Stalled {
-                reason: reason.into(),
-                message,
-            },
-            base,
-        )
-        .await?;
-        Ok(Action::requeue(STALLED_RETRY))
-    }
-
-    async fn aws_failed(&self, error: AwsError, event: &str) -> Result<Action> {
-        match error.class {
-            ErrorClass::Terminal => {
-                self.stalled(&error.reason(), error.message.clone(), event, None)
-                    .await
-            }
-            ErrorClass::Retryable | ErrorClass::NotFound => {
-                events::warning(
-                    &self.ctx.recorder,
-                    &self.object_ref(),
-                    event,
-                    error.to_string(),
-                )
-                .await;
-                self.finish(
-                    &Outcome::Retrying {
-                        reason: error.reason(),
-                        message: error.to_string(),
-                    },
-                    None,
-                )
-                .await?;
-                Err(Error::Aws(error))
-            }
+impl<'a, A: IvsChat> Reconciler<'a, A> {
+    fn new(
+        lc: &'a ChatLoggingConfiguration,
+        api: &'a Api<ChatLoggingConfiguration>,
+        ctx: &'a Context<A>,
+    ) -> Self {
+        Reconciler {
+            ctx,
+            status: StatusWriter::new(lc, api, ctx),
         }
     }
 
@@ -235,31 +118,13 @@ fn observed_status(
     status
 }
 
-fn create_was_attempted(status: &ChatLoggingConfigurationStatus) -> bool {
-    status.arn.is_none()
-        && status
-            .conditions
-            .as_ref()
-            .and_then(|c| conditions::find(c, conditions::READY))
-            .is_some_and(|c| c.reason == "Creating")
-}
-
-fn region_of_arn(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
 #[instrument(skip_all, fields(chatloggingconfiguration = %lc.name_any(), namespace = lc.namespace().unwrap_or_default()))]
 async fn apply<A: IvsChat>(
     lc: &ChatLoggingConfiguration,
     api: &Api<ChatLoggingConfiguration>,
     ctx: &Context<A>,
 ) -> Result<Action> {
-    let r = Reconciler {
-        lc,
-        api,
-        ctx,
-        written: Default::default(),
-    };
+    let r = Reconciler::new(lc, api, ctx);
     let status = lc.status.clone().unwrap_or_default();
     let owner = owner_of(lc, &ctx.settings.cluster_name);
     let adopt_arn = lc
@@ -269,8 +134,7 @@ async fn apply<A: IvsChat>(
         .filter(|a| !a.is_empty());
     let region = match (&lc.spec.region, &status.region, &status.arn, &adopt_arn) {
         (Some(spec), Some(current), Some(_), _) if spec != current => {
-            return r
-                .stalled(
+            return r.status.stalled(
                     "RegionChanged",
                     format!("spec.region is {spec} but the configuration lives in {current}; create a new object to move it"),
                     events::CANNOT_UPDATE,
@@ -294,6 +158,7 @@ async fn apply<A: IvsChat>(
         Ok(d) => d,
         Err(e) => {
             return r
+                .status
                 .stalled("InvalidSpec", e.to_string(), events::CANNOT_UPDATE, None)
                 .await;
         }
@@ -309,14 +174,13 @@ async fn apply<A: IvsChat>(
                 recreated = true;
                 None
             }
-            Err(e) => return r.aws_failed(e, events::CANNOT_OBSERVE).await,
+            Err(e) => return r.status.aws_failed(e, events::CANNOT_OBSERVE).await,
         }
     } else if let Some(adopt) = adopt_arn.as_deref() {
         match ctx.aws.get_logging_configuration(&region, adopt).await {
             Ok(found) => match ownership(&found.tags, &owner) {
                 Ownership::Other(by) => {
-                    return r
-                        .stalled(
+                    return r.status.stalled(
                             "ManagedByAnotherResource",
                             format!("logging configuration {adopt} is already managed by {by}; it is not taken over"),
                             events::CANNOT_CREATE,
@@ -330,8 +194,7 @@ async fn apply<A: IvsChat>(
                 }
             },
             Err(e) if e.is_not_found() => {
-                return r
-                    .stalled(
+                return r.status.stalled(
                         "AdoptionTargetNotFound",
                         format!("{ADOPT_ARN_ANNOTATION}: logging configuration {adopt} does not exist in {region}"),
                         events::CANNOT_CREATE,
@@ -339,12 +202,12 @@ async fn apply<A: IvsChat>(
                     )
                     .await;
             }
-            Err(e) => return r.aws_failed(e, events::CANNOT_OBSERVE).await,
+            Err(e) => return r.status.aws_failed(e, events::CANNOT_OBSERVE).await,
         }
-    } else if create_was_attempted(&status) {
+    } else if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) {
         match r.find_owned(&region, &owner).await {
             Ok(found) => found,
-            Err(e) => return r.aws_failed(e, events::CANNOT_OBSERVE).await,
+            Err(e) => return r.status.aws_failed(e, events::CANNOT_OBSERVE).await,
         }
     } else {
         None
@@ -364,7 +227,7 @@ async fn apply<A: IvsChat>(
             let base = observed
                 .as_ref()
                 .map(|o| observed_status(lc.status.as_ref(), o, &region));
-            r.finish(&outcome, base).await?;
+            r.status.finish(&outcome, base).await?;
             return Ok(Action::requeue(TRANSITION_POLL));
         }
         Plan::Stalled(Outcome::Stalled { reason, message }) => {
@@ -372,11 +235,12 @@ async fn apply<A: IvsChat>(
                 .as_ref()
                 .map(|o| observed_status(lc.status.as_ref(), o, &region));
             return r
+                .status
                 .stalled(&reason, message, events::CANNOT_UPDATE, base)
                 .await;
         }
         Plan::Stalled(other) => {
-            r.finish(&other, None).await?;
+            r.status.finish(&other, None).await?;
             return Ok(Action::requeue(STALLED_RETRY));
         }
     };
@@ -385,29 +249,31 @@ async fn apply<A: IvsChat>(
     for action in actions {
         match action {
             LoggingConfigurationAction::Create(input) => {
-                r.finish(
-                    &Outcome::Progressing {
-                        reason: "Creating".into(),
-                        message: "Creating the logging configuration in AWS".into(),
-                    },
-                    None,
-                )
-                .await?;
+                r.status
+                    .finish(
+                        &Outcome::Progressing {
+                            reason: "Creating".into(),
+                            message: "Creating the logging configuration in AWS".into(),
+                        },
+                        None,
+                    )
+                    .await?;
                 let created = match ctx.aws.create_logging_configuration(&region, &input).await {
                     Ok(c) => c,
-                    Err(e) => return r.aws_failed(e, events::CANNOT_CREATE).await,
+                    Err(e) => return r.status.aws_failed(e, events::CANNOT_CREATE).await,
                 };
                 ctx.failpoint("after-create-logging-configuration");
                 info!(arn = %created.arn, "created logging configuration");
                 let status = observed_status(lc.status.as_ref(), &created, &region);
-                r.finish(
-                    &Outcome::Progressing {
-                        reason: "Creating".into(),
-                        message: format!("Created {}", created.arn),
-                    },
-                    Some(status),
-                )
-                .await?;
+                r.status
+                    .finish(
+                        &Outcome::Progressing {
+                            reason: "Creating".into(),
+                            message: format!("Created {}", created.arn),
+                        },
+                        Some(status),
+                    )
+                    .await?;
                 let (reason, note) = if recreated {
                     (
                         events::RECREATED,
@@ -422,7 +288,7 @@ async fn apply<A: IvsChat>(
                         format!("Created logging configuration {}", created.arn),
                     )
                 };
-                events::normal(&ctx.recorder, &r.object_ref(), reason, note).await;
+                events::normal(&ctx.recorder, &r.status.object_ref(), reason, note).await;
                 current = Some(created);
             }
             LoggingConfigurationAction::Update(update) => {
@@ -437,27 +303,27 @@ async fn apply<A: IvsChat>(
                     Ok(updated) => {
                         events::normal(
                             &ctx.recorder,
-                            &r.object_ref(),
+                            &r.status.object_ref(),
                             events::UPDATED,
                             format!("Updated logging configuration {arn}"),
                         )
                         .await;
                         current = Some(updated);
                     }
-                    Err(e) => return r.aws_failed(e, events::CANNOT_UPDATE).await,
+                    Err(e) => return r.status.aws_failed(e, events::CANNOT_UPDATE).await,
                 }
             }
             LoggingConfigurationAction::Tag(tags) => {
                 let Some(now) = current.as_mut() else { break };
                 if let Err(e) = ctx.aws.tag_resource(&region, &now.arn, &tags).await {
-                    return r.aws_failed(e, events::CANNOT_UPDATE).await;
+                    return r.status.aws_failed(e, events::CANNOT_UPDATE).await;
                 }
                 now.tags.extend(tags);
             }
             LoggingConfigurationAction::Untag(keys) => {
                 let Some(now) = current.as_mut() else { break };
                 if let Err(e) = ctx.aws.untag_resource(&region, &now.arn, &keys).await {
-                    return r.aws_failed(e, events::CANNOT_UPDATE).await;
+                    return r.status.aws_failed(e, events::CANNOT_UPDATE).await;
                 }
                 keys.iter().for_each(|k| {
                     now.tags.remove(k);
@@ -471,7 +337,7 @@ async fn apply<A: IvsChat>(
     if adopted {
         events::normal(
             &ctx.recorder,
-            &r.object_ref(),
+            &r.status.object_ref(),
             events::ADOPTED,
             format!("Adopted logging configuration {}", current.arn),
         )
@@ -480,25 +346,27 @@ async fn apply<A: IvsChat>(
     let status = observed_status(lc.status.as_ref(), &current, &region);
     match &current.state {
         LoggingConfigurationState::Active => {
-            r.finish(
-                &Outcome::Available {
-                    message: format!("Logging configuration {} is ACTIVE", current.id),
-                },
-                Some(status),
-            )
-            .await?;
+            r.status
+                .finish(
+                    &Outcome::Available {
+                        message: format!("Logging configuration {} is ACTIVE", current.id),
+                    },
+                    Some(status),
+                )
+                .await?;
             Ok(Action::requeue(jittered(ctx.settings.resync_period)))
         }
         state => {
             let reason = crate::planning::logging_configuration::state_reason(state);
-            r.finish(
-                &Outcome::Progressing {
-                    reason,
-                    message: format!("AWS reports {}", state.as_str()),
-                },
-                Some(status),
-            )
-            .await?;
+            r.status
+                .finish(
+                    &Outcome::Progressing {
+                        reason,
+                        message: format!("AWS reports {}", state.as_str()),
+                    },
+                    Some(status),
+                )
+                .await?;
             Ok(Action::requeue(TRANSITION_POLL))
         }
     }
@@ -542,12 +410,7 @@ async fn cleanup<A: IvsChat>(
     api: &Api<ChatLoggingConfiguration>,
     ctx: &Context<A>,
 ) -> Result<Action> {
-    let r = Reconciler {
-        lc,
-        api,
-        ctx,
-        written: Default::default(),
-    };
+    let r = Reconciler::new(lc, api, ctx);
     let status = lc.status.clone().unwrap_or_default();
     let rooms = referencing_rooms(lc, ctx);
     if !rooms.is_empty() {
@@ -555,14 +418,15 @@ async fn cleanup<A: IvsChat>(
             "Deletion waits until no ChatRoom references it; still referenced by: {}",
             rooms.join(", ")
         );
-        r.finish(
-            &Outcome::Progressing {
-                reason: "InUse".into(),
-                message: message.clone(),
-            },
-            None,
-        )
-        .await?;
+        r.status
+            .finish(
+                &Outcome::Progressing {
+                    reason: "InUse".into(),
+                    message: message.clone(),
+                },
+                None,
+            )
+            .await?;
         return Err(Error::InUse(rooms.join(", ")));
     }
     let region = status
@@ -574,7 +438,7 @@ async fn cleanup<A: IvsChat>(
         if let Some(arn) = &status.arn {
             events::normal(
                 &ctx.recorder,
-                &r.object_ref(),
+                &r.status.object_ref(),
                 events::RETAINED,
                 format!("Kept {arn} (deletionPolicy: Retain)"),
             )
@@ -585,7 +449,7 @@ async fn cleanup<A: IvsChat>(
     }
     let arn = match status.arn.clone() {
         Some(arn) => Some(arn),
-        None if create_was_attempted(&status) => {
+        None if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) => {
             let owner = owner_of(lc, &ctx.settings.cluster_name);
             r.find_owned(&region, &owner)
                 .await
@@ -603,7 +467,7 @@ async fn cleanup<A: IvsChat>(
         Err(e) if e.is_not_found() => {
             events::normal(
                 &ctx.recorder,
-                &r.object_ref(),
+                &r.status.object_ref(),
                 events::DELETED,
                 format!("Deleted logging configuration {arn}"),
             )
@@ -614,6 +478,7 @@ async fn cleanup<A: IvsChat>(
         Err(e) => return Err(Error::Aws(e)),
         Ok(found) if found.state == LoggingConfigurationState::Deleting => {
             let _ = r
+                .status
                 .finish(
                     &Outcome::Progressing {
                         reason: "Deleting".into(),
@@ -632,7 +497,7 @@ async fn cleanup<A: IvsChat>(
         Err(e) => {
             events::warning(
                 &ctx.recorder,
-                &r.object_ref(),
+                &r.status.object_ref(),
                 events::CANNOT_DELETE,
                 e.to_string(),
             )
@@ -647,7 +512,7 @@ async fn cleanup<A: IvsChat>(
                     message: e.to_string(),
                 },
             };
-            let _ = r.finish(&outcome, None).await;
+            let _ = r.status.finish(&outcome, None).await;
             return Err(Error::Aws(e));
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod chat_room;
+pub mod common;
 pub mod context;
 pub mod events;
 pub mod logging_configuration;
@@ -125,7 +126,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .or_else(|| aws_config.region().map(|r| r.to_string()))
         .context("no AWS region: set --region or AWS_REGION")?;
     let metrics = Arc::new(Metrics::with_series(
-        &[chat_room::CONTROLLER, logging_configuration::CONTROLLER],
+        &[
+            <ChatRoom as common::Managed>::CONTROLLER,
+            <ChatLoggingConfiguration as common::Managed>::CONTROLLER,
+        ],
         crate::aws::OPERATIONS,
     ));
     let limits = RateLimits {
@@ -277,7 +281,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .reconcile_on(room_trigger_rx)
         .reconcile_all_on(on_becoming_leader(leadership.is_leader.clone()))
         .graceful_shutdown_on(shutdown(shutdown_rx.clone()))
-        .run(chat_room::reconcile, chat_room::error_policy, ctx.clone())
+        .run(common::reconcile, common::error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(error) = result {
                 warn!(%error, "chatroom controller");
@@ -288,11 +292,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .reconcile_on(lc_trigger_rx)
         .reconcile_all_on(on_becoming_leader(leadership.is_leader.clone()))
         .graceful_shutdown_on(shutdown(shutdown_rx))
-        .run(
-            logging_configuration::reconcile,
-            logging_configuration::error_policy,
-            ctx.clone(),
-        )
+        .run(common::reconcile, common::error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(error) = result {
                 warn!(%error, "chatloggingconfiguration controller");

@@ -9,22 +9,31 @@ use serde::de::DeserializeOwned;
 /// Field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "ivschat-operator";
 
-/// Statuses that carry conditions.
+/// Statuses that carry conditions and `observedGeneration`.
 pub trait WithConditions: Clone + PartialEq {
+    fn conditions(&self) -> Option<&Vec<Condition>>;
     fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>>;
+    fn observed_generation_mut(&mut self) -> &mut Option<i64>;
 }
 
-impl WithConditions for crate::api::ChatRoomStatus {
-    fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>> {
-        &mut self.conditions
-    }
+macro_rules! with_conditions {
+    ($status:ty) => {
+        impl WithConditions for $status {
+            fn conditions(&self) -> Option<&Vec<Condition>> {
+                self.conditions.as_ref()
+            }
+            fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>> {
+                &mut self.conditions
+            }
+            fn observed_generation_mut(&mut self) -> &mut Option<i64> {
+                &mut self.observed_generation
+            }
+        }
+    };
 }
 
-impl WithConditions for crate::api::ChatLoggingConfigurationStatus {
-    fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>> {
-        &mut self.conditions
-    }
-}
+with_conditions!(crate::api::ChatRoomStatus);
+with_conditions!(crate::api::ChatLoggingConfigurationStatus);
 
 /// Whether two statuses say the same, ignoring `lastTransitionTime`.
 pub fn same_status<S: WithConditions>(a: Option<&S>, b: &S) -> bool {
