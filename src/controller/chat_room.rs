@@ -10,7 +10,7 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{info, instrument};
 
 use crate::api::{ADOPT_ARN_ANNOTATION, ChatRoom, DeletionPolicy};
-use crate::aws::{AwsError, ErrorClass, IvsChat, Room};
+use crate::aws::{AwsError, IvsChat, Room};
 use crate::planning::conditions::{self, Outcome};
 use crate::planning::room::{RoomAction, desired_room, observed_status, plan_room};
 use crate::planning::tags::{Owner, Ownership, UID_TAG, ownership};
@@ -525,28 +525,7 @@ async fn cleanup<A: IvsChat>(
                 .await;
             }
             Err(e) if e.is_not_found() => info!(%arn, "room already gone"),
-            Err(e) => {
-                events::warning(
-                    &ctx.recorder,
-                    &r.status.object_ref(),
-                    events::CANNOT_DELETE,
-                    e.to_string(),
-                )
-                .await;
-                let outcome = match e.class {
-                    ErrorClass::Terminal => Outcome::Stalled {
-                        reason: e.reason(),
-                        message: e.message.clone(),
-                    },
-                    _ => Outcome::Retrying {
-                        reason: e.reason(),
-                        message: e.to_string(),
-                    },
-                };
-                // Best effort: the object is going away; the error itself drives the retry.
-                let _ = r.status.finish(&outcome, None).await;
-                return Err(Error::Aws(e));
-            }
+            Err(e) => return r.status.delete_failed(e).await,
         }
         ctx.suspects.clear(&arn);
     }

@@ -12,7 +12,7 @@ use tracing::{info, instrument};
 use crate::api::{
     ADOPT_ARN_ANNOTATION, ChatLoggingConfiguration, ChatLoggingConfigurationStatus, DeletionPolicy,
 };
-use crate::aws::{AwsError, ErrorClass, IvsChat, LoggingConfiguration, LoggingConfigurationState};
+use crate::aws::{AwsError, IvsChat, LoggingConfiguration, LoggingConfigurationState};
 use crate::planning::conditions::{self, Outcome};
 use crate::planning::logging_configuration::{
     LoggingConfigurationAction, Plan, desired_logging_configuration,
@@ -494,27 +494,7 @@ async fn cleanup<A: IvsChat>(
     match ctx.aws.delete_logging_configuration(&region, &arn).await {
         Ok(()) => {}
         Err(e) if e.is_not_found() => {}
-        Err(e) => {
-            events::warning(
-                &ctx.recorder,
-                &r.status.object_ref(),
-                events::CANNOT_DELETE,
-                e.to_string(),
-            )
-            .await;
-            let outcome = match e.class {
-                ErrorClass::Terminal => Outcome::Stalled {
-                    reason: e.reason(),
-                    message: e.message.clone(),
-                },
-                _ => Outcome::Retrying {
-                    reason: e.reason(),
-                    message: e.to_string(),
-                },
-            };
-            let _ = r.status.finish(&outcome, None).await;
-            return Err(Error::Aws(e));
-        }
+        Err(e) => return r.status.delete_failed(e).await,
     }
     // Loop back through the GetLoggingConfiguration above until it is gone.
     Err(Error::DeletePending)
