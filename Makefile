@@ -7,11 +7,11 @@
 CARGO ?= cargo
 CP_DIR ?= target/control-plane/local
 
-.PHONY: test test-suite test-cp control-plane-up control-plane-down demo demo-down demo-ci
+.PHONY: test test-suite test-cp control-plane-up control-plane-down demo demo-down demo-ci test-argocd-health
 
 # A KUBECONFIG of another cluster (say, a shared one exported in your shell) is not used unless
 # USE_KUBECONFIG=1: the tests install CRDs and create namespaces.
-test:
+test: test-argocd-health
 	@if [ -n "$$KUBECONFIG" ] && { [ "$(USE_KUBECONFIG)" = 1 ] || \
 	    grep -Eq '^ *server: *https?://(127\.0\.0\.1|localhost|\[::1\])[:/]' "$${KUBECONFIG%%:*}" 2>/dev/null; }; then \
 	  $(MAKE) --no-print-directory test-suite; \
@@ -49,3 +49,9 @@ demo-down:
 
 demo-ci:
 	DEMO_NONINTERACTIVE=1 hack/demo.sh up
+
+# The Argo CD health checks (contrib/argocd) run the way Argo CD runs them: gopher-lua, with
+# only the base, package and table libraries, on real objects (tests/argocd-health).
+GO ?= go
+test-argocd-health:
+	cd tests/argocd-health && $(GO) test ./...
