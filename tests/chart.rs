@@ -1118,3 +1118,22 @@ async fn argocd_health_testdata_are_real_objects() {
         }
     }
 }
+
+/// deploy/argocd/argocd-cm-patch.yaml carries the same script as contrib/ for both kinds.
+#[test]
+fn argocd_cm_patch_carries_the_health_scripts() {
+    let dir = repo().join(HEALTH_DIR);
+    let patch = std::fs::read_to_string(repo().join("deploy/argocd/argocd-cm-patch.yaml"))
+        .expect("deploy/argocd/argocd-cm-patch.yaml");
+    let cm = documents(&patch).into_iter().next().expect("a ConfigMap");
+    assert_eq!(cm["metadata"]["name"], "argocd-cm");
+    for kind in ["ChatRoom", "ChatLoggingConfiguration"] {
+        let lua = std::fs::read_to_string(dir.join(kind).join("health.lua")).expect("health.lua");
+        let key = format!("resource.customizations.health.ivschat.operators.dev_{kind}");
+        assert_eq!(
+            cm["data"][&key].as_str(),
+            Some(lua.as_str()),
+            "{key} in deploy/argocd/argocd-cm-patch.yaml differs from {kind}/health.lua"
+        );
+    }
+}
