@@ -152,8 +152,10 @@ async fn every_operation_of_a_full_lifecycle_is_in_the_policy() {
     // The first process dies right after CreateLoggingConfiguration, so the next one finds the
     // configuration it created by listing (ListLoggingConfigurations) instead of creating another.
     s.start_operator(|o| {
-        o.args(&args)
-            .env("IVSCHAT_OPERATOR_FAILPOINT", "after-create-logging-configuration")
+        o.args(&args).env(
+            "IVSCHAT_OPERATOR_FAILPOINT",
+            "after-create-logging-configuration",
+        )
     });
     s.apply_logging_configuration("audit", lc_spec("audit-1", &[("a", "1")]))
         .await;
