@@ -55,3 +55,13 @@ demo-ci:
 GO ?= go
 test-argocd-health:
 	cd tests/argocd-health && $(GO) test ./...
+
+# Benchmark (issue 10): release build, local control plane, emulator with quotas on and
+# 50 ms latency; prints a table, writes target/bench/results.json. See docs/performance.md.
+.PHONY: bench bench-quick
+bench:
+	bench/run.sh
+
+# N = 50 version for CI: fails on any ThrottlingException or a room that is not Ready.
+bench-quick:
+	bench/run.sh --quick
