@@ -5,9 +5,11 @@
 # table, writes target/bench/results.json, plots target/bench/performance-convergence.png, and
 # stops what it started, by PID, even on failure.
 #
-# Usage: bench/run.sh [--quick] [--existing-cluster] [ivschat-bench flags...]
+# Usage: bench/run.sh [--quick] [--existing-cluster] [--debug] [ivschat-bench flags...]
 #   --quick             N = 50 only (CI): fails on any ThrottlingException or a room not Ready
 #   --existing-cluster  use the API server of $KUBECONFIG instead of starting a control plane
+#   --debug             use debug binaries (CI: `make test` has built them; a cold release
+#                       build takes ~20 min on 2 cores). Timings are then not representative.
 # Full run: about 25 minutes on 2 cores (after the build).
 set -euo pipefail
 
@@ -19,16 +21,23 @@ CP_DIR="$OUT/cp"
 
 QUICK=0
 EXISTING=0
+PROFILE=release
 PASS=()
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1; PASS+=(--quick) ;;
     --existing-cluster) EXISTING=1 ;;
+    --debug) PROFILE=debug ;;
     *) PASS+=("$arg") ;;
   esac
 done
 
-"$CARGO" build --release --locked -p ivschat-operator -p ivschat-emulator -p ivschat-bench
+if [[ $PROFILE == release ]]; then
+  "$CARGO" build --release --locked -p ivschat-operator -p ivschat-emulator -p ivschat-bench
+else
+  "$CARGO" build --locked -p ivschat-operator -p ivschat-emulator -p ivschat-bench
+fi
+BIN="$ROOT/target/$PROFILE"
 
 STARTED_CP=0
 cleanup() {
@@ -53,8 +62,8 @@ fi
 
 # The emulator and operator are children of ivschat-bench; it stops them itself (and they
 # die with it: kill_on_drop).
-"$ROOT/target/release/ivschat-bench" \
-  --bin-dir "$ROOT/target/release" \
+"$BIN/ivschat-bench" \
+  --bin-dir "$BIN" \
   --out-dir "$OUT" \
   ${PASS[@]+"${PASS[@]}"}
 

@@ -100,6 +100,17 @@ struct Convergence {
     expected_head_polls: u64,
     operator_rss_mib: f64,
     operator_cpu_seconds: f64,
+    /// From the operator's log: first apply -> first CreateRoom returned.
+    first_create_seconds: f64,
+    /// First -> last CreateRoom returned, and the resulting CreateRoom rate.
+    create_span_seconds: f64,
+    create_rate_per_second: f64,
+    /// Last CreateRoom returned -> all Ready seen by a watch.
+    last_create_to_all_ready_seconds: f64,
+    /// Reconciles that found a `Creating` mark without an ARN (a stale cache after the create)
+    /// and searched AWS for the room (ListRooms by name + GetRoom) instead of trusting status.
+    recovered_creates: u64,
+    reconcile_failures: u64,
 }
 
 #[derive(Serialize, Debug, Clone, Default)]
@@ -159,6 +170,10 @@ struct Latency {
     max_ms: f64,
     min_ms: f64,
     all_ms: Vec<f64>,
+    /// Medians of the two parts, from the operator's log: apply -> CreateRoom returned, and
+    /// CreateRoom returned -> Ready seen by a watch.
+    apply_to_create_returned_p50_ms: f64,
+    create_returned_to_ready_p50_ms: f64,
     throttling_exceptions: u64,
 }
 
@@ -259,12 +274,14 @@ impl Bench {
         let operator = self
             .start_operator(&namespace, &emulator, &format!("create-{n}"), None)
             .await?;
+        let operator_log = operator.log.clone();
         let api: Api<ChatRoom> = Api::namespaced(self.client.clone(), &namespace);
         let tracker = ReadyTracker::start(api.clone()).await?;
         let before = emulator.stats().await?;
 
         eprintln!("bench: creating {n} ChatRooms in {namespace}");
         let t0 = Instant::now();
+        let t0_wall = jiff::Timestamp::now();
         create_rooms(
             &api,
             (0..n)
@@ -292,6 +309,10 @@ impl Bench {
         let (rss, _) = operator.memory_kib()?;
         let cpu = operator.cpu_seconds()?;
         operator.stop().await;
+        let log = procs::read_operator_log(&operator_log);
+        let since_t0 = |t: &jiff::Timestamp| t.duration_since(t0_wall).as_secs_f64();
+        let first = log.created.values().min().map(since_t0).unwrap_or(f64::NAN);
+        let last = log.created.values().max().map(since_t0).unwrap_or(f64::NAN);
         let result = Convergence {
             rooms: n,
             seconds: if ready == n { seconds } else { f64::NAN },
@@ -304,6 +325,12 @@ impl Bench {
             expected_head_polls: (elapsed / 30.0).ceil() as u64 + 1,
             operator_rss_mib: mib(rss),
             operator_cpu_seconds: cpu,
+            first_create_seconds: first,
+            create_span_seconds: last - first,
+            create_rate_per_second: (log.created.len().saturating_sub(1)) as f64 / (last - first),
+            last_create_to_all_ready_seconds: seconds - last,
+            recovered_creates: log.recovered_creates,
+            reconcile_failures: log.reconcile_failures,
         };
         eprintln!(
             "bench: N={n}: {ready}/{n} Ready in {seconds:.1} s (floor {floor:.1} s), calls {:?}",
@@ -530,11 +557,13 @@ impl Bench {
         let tracker = ReadyTracker::start(api.clone()).await?;
         let before = emulator.stats().await?;
         let mut all = Vec::new();
+        let mut applied = Vec::new();
         for i in 0..self.args.latency_samples {
             // Idle between samples.
             tokio::time::sleep(Duration::from_millis(500)).await;
             let name = room_name("single", i);
             let t0 = Instant::now();
+            applied.push((name.clone(), jiff::Timestamp::now()));
             create_rooms(&api, vec![new_room(&name, room_spec(i), false)], 1).await?;
             let deadline = t0 + Duration::from_secs(60);
             let ready = loop {
@@ -549,8 +578,21 @@ impl Bench {
             all.push(ready.duration_since(t0).as_secs_f64() * 1000.0);
         }
         let after = emulator.stats().await?;
+        let operator_log = operator.log.clone();
         operator.stop().await;
         emulator.stop().await;
+        let log = procs::read_operator_log(&operator_log);
+        let mut to_create = Vec::new();
+        let mut create_to_ready = Vec::new();
+        for ((name, at), total) in applied.iter().zip(&all) {
+            if let Some(created) = log.created.get(name) {
+                let ms = created.duration_since(*at).as_secs_f64() * 1000.0;
+                to_create.push(ms);
+                create_to_ready.push(total - ms);
+            }
+        }
+        to_create.sort_by(f64::total_cmp);
+        create_to_ready.sort_by(f64::total_cmp);
         let mut sorted = all.clone();
         sorted.sort_by(f64::total_cmp);
         Ok(Latency {
@@ -560,6 +602,8 @@ impl Bench {
             max_ms: sorted.last().copied().unwrap_or(f64::NAN),
             min_ms: sorted.first().copied().unwrap_or(f64::NAN),
             all_ms: all,
+            apply_to_create_returned_p50_ms: percentile(&to_create, 50.0),
+            create_returned_to_ready_p50_ms: percentile(&create_to_ready, 50.0),
             throttling_exceptions: after.throttled() - before.throttled(),
         })
     }
@@ -725,6 +769,7 @@ async fn main() -> Result<()> {
         ("room_rate_limit", "5/s (default)".into()),
         ("create_parallelism", CREATE_PARALLELISM.to_string()),
         ("run_id", run_id.clone()),
+        ("bin_dir", args.bin_dir.display().to_string()),
     ] {
         results.settings.insert(k.into(), v);
     }

@@ -378,6 +378,41 @@ pub fn parse_sweep_done(line: &str) -> Option<SweepReport> {
     })
 }
 
+/// What the operator's JSON log says about a run: when each ChatRoom's CreateRoom returned
+/// ("created room"), and how many reconciles took the crash-recovery path (a `Creating` mark
+/// without an ARN: ListRooms by name + GetRoom) instead of trusting status.
+#[derive(Debug, Default)]
+pub struct OperatorLog {
+    pub created: BTreeMap<String, jiff::Timestamp>,
+    pub recovered_creates: u64,
+    pub reconcile_failures: u64,
+}
+
+pub fn read_operator_log(path: &Path) -> OperatorLog {
+    let mut out = OperatorLog::default();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        match v["message"].as_str().unwrap_or_default() {
+            "created room" => {
+                let ts = v["timestamp"].as_str().and_then(|t| t.parse().ok());
+                let name = v["span"]["chatroom"].as_str();
+                if let (Some(ts), Some(name)) = (ts, name) {
+                    out.created.insert(name.to_string(), ts);
+                }
+            }
+            m if m.starts_with("found the room a previous CreateRoom made") => {
+                out.recovered_creates += 1
+            }
+            "reconcile failed" => out.reconcile_failures += 1,
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +426,23 @@ mod tests {
             (200, 10000, 1, 0)
         );
         assert!(parse_sweep_done(r#"{"message":"other"}"#).is_none());
+    }
+
+    #[test]
+    fn reads_created_rooms_from_the_log() {
+        let dir = std::env::temp_dir().join(format!("bench-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("op.log");
+        std::fs::write(&log, concat!(
+            r#"{"timestamp":"2026-11-25T23:14:41.982034Z","level":"INFO","message":"created room","arn":"a","span":{"chatroom":"room-00002","name":"apply"}}"#, "\n",
+            r#"{"timestamp":"2026-11-25T23:14:48.781151Z","level":"INFO","message":"found the room a previous CreateRoom made; adopting it instead of creating another"}"#, "\n",
+            "not json\n",
+        )).expect("write");
+        let parsed = read_operator_log(&log);
+        assert_eq!(parsed.created.len(), 1);
+        assert!(parsed.created.contains_key("room-00002"));
+        assert_eq!(parsed.recovered_creates, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -148,9 +148,10 @@ pub fn table(r: &Results) -> String {
     let s = |k: &str| r.settings.get(k).cloned().unwrap_or_default();
     let _ = writeln!(
         o,
-        "\nivschat-operator benchmark: quotas on, {} ms added latency, release build, --concurrency {}",
+        "\nivschat-operator benchmark: quotas on, {} ms added latency, --concurrency {}, binaries {}",
         s("emulator_latency_ms"),
-        s("operator_concurrency")
+        s("operator_concurrency"),
+        s("bin_dir")
     );
     let _ = writeln!(
         o,
@@ -188,6 +189,23 @@ pub fn table(r: &Results) -> String {
             c.ready,
             c.throttling_exceptions,
             calls.join(", ")
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "  where the time goes (operator log): {:>6} | first CreateRoom | CreateRoom rate | last create -> all Ready | crash-recovery lookups",
+        "N"
+    );
+    for c in &r.convergence {
+        let _ = writeln!(
+            o,
+            "  {:>42} | {:>14.1} s | {:>13.2}/s | {:>21.1} s | {}",
+            c.rooms,
+            c.first_create_seconds,
+            c.create_rate_per_second,
+            c.last_create_to_all_ready_seconds,
+            c.recovered_creates
         );
     }
 
@@ -255,6 +273,11 @@ pub fn table(r: &Results) -> String {
             o,
             "\n7. Apply-to-Ready, single rooms on an idle system ({} samples): p50 {:.0} ms, p99 {:.0} ms (min {:.0}, max {:.0})",
             l.samples, l.p50_ms, l.p99_ms, l.min_ms, l.max_ms
+        );
+        let _ = writeln!(
+            o,
+            "   medians: apply -> CreateRoom returned {:.0} ms, CreateRoom returned -> Ready seen {:.0} ms",
+            l.apply_to_create_returned_p50_ms, l.create_returned_to_ready_p50_ms
         );
     }
 
