@@ -52,7 +52,8 @@ alive() { # pid is running and not a zombie
 # running NAME: the process recorded in DEMO_DIR/NAME.pid runs and is still NAME.
 running() {
   local pid
-  pid="$(tr -dc 0-9 <"$DEMO_DIR/$1.pid" 2>/dev/null)" || return 1
+  [[ -f "$DEMO_DIR/$1.pid" ]] || return 1
+  pid="$(tr -dc 0-9 <"$DEMO_DIR/$1.pid")" || return 1
   [[ -n "$pid" ]] && alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1"
 }
 
@@ -150,7 +151,7 @@ up() {
   need python3 "needed to format JSON and pick free ports"
 
   if running ivschat-operator && running ivschat-emulator && [[ -f "$CP_DIR/kubeconfig" ]] \
-    && alive "$(tr -dc 0-9 <"$CP_DIR/pid" 2>/dev/null || echo 0)" && [[ -z "$NONINTERACTIVE" ]]; then
+    && [[ -f "$CP_DIR/pid" ]] && alive "$(tr -dc 0-9 <"$CP_DIR/pid")" && [[ -z "$NONINTERACTIVE" ]]; then
     export KUBECONFIG="$CP_DIR/kubeconfig" PATH="$BIN_DIR:$PATH"
     step "The demo is already running; re-applying examples/"
   else
