@@ -111,11 +111,12 @@ print(v)' "$1"
 }
 
 show_logs() {
-  local f
-  for f in "$DEMO_DIR/ivschat-operator.log" "$DEMO_DIR/ivschat-emulator.log" "$CP_DIR/control-plane.log"; do
+  local f n
+  for f in "$DEMO_DIR/ivschat-operator.log:40" "$DEMO_DIR/ivschat-emulator.log:10" "$CP_DIR/control-plane.log:10"; do
+    n="${f##*:}" f="${f%:*}"
     [[ -s "$f" ]] || continue
     printf '\n---- last lines of %s ----\n' "$f" >&2
-    tail -n 25 "$f" >&2
+    tail -n "$n" "$f" >&2
   done
 }
 
@@ -203,7 +204,7 @@ up() {
     # shell must not redirect the demo to a real AWS account or change its flags.
     setsid nohup env -i PATH="$PATH" HOME="${HOME:-/tmp}" KUBECONFIG="$KUBECONFIG" \
       AWS_ENDPOINT_URL_IVSCHAT="$(cat "$DEMO_DIR/endpoint")" AWS_REGION=us-east-1 \
-      AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true \
+      AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true NO_COLOR=1 \
       "$OPERATOR_BIN" run \
       --leader-election=false --cluster-name demo \
       --metrics-addr "127.0.0.1:$metrics_port" \
@@ -225,7 +226,10 @@ up() {
   kubectl get chatloggingconfigurations,chatrooms -n "$NS"
 
   step "Waiting until every example is Ready"
-  kubectl wait --for=condition=Ready chatroom,chatloggingconfiguration --all -n "$NS" --timeout=120s
+  # One kind at a time: kubectl wait shares one timeout across all objects, so after the first
+  # timeout it would report every later object as timed out too.
+  kubectl wait --for=condition=Ready chatloggingconfiguration --all -n "$NS" --timeout=120s
+  kubectl wait --for=condition=Ready chatroom --all -n "$NS" --timeout=120s
 
   step "kubectl get chatrooms,chatloggingconfigurations -n $NS -o wide"
   kubectl get chatrooms,chatloggingconfigurations -n "$NS" -o wide
@@ -278,7 +282,8 @@ tour() {
   say "reverted to 300 by the operator after $((SECONDS - t)) s (drift poll every 5 s)"
 
   step "Checking that every example is still Ready"
-  kubectl wait --for=condition=Ready chatroom,chatloggingconfiguration --all -n "$NS" --timeout=60s
+  kubectl wait --for=condition=Ready chatloggingconfiguration --all -n "$NS" --timeout=60s
+  kubectl wait --for=condition=Ready chatroom --all -n "$NS" --timeout=60s
   kubectl get events -n "$NS" --sort-by=.metadata.creationTimestamp
   step "Demo OK in $((SECONDS - T0)) s"
 }
