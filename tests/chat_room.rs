@@ -394,6 +394,29 @@ async fn delete_removes_the_room_and_retain_keeps_it() {
         .send()
         .await
         .expect("retained room still exists");
+    // Retained rooms lose their ownership tags, so a new object can adopt them.
+    let tags = sdk
+        .list_tags_for_resource()
+        .resource_arn(&kept)
+        .send()
+        .await
+        .expect("ListTags");
+    assert!(
+        !tags
+            .tags()
+            .keys()
+            .any(|k| k.starts_with("ivschat.operators.dev/")),
+        "{:?}",
+        tags.tags()
+    );
+    s.apply_room_annotated(
+        "heir",
+        ChatRoomSpec::default(),
+        &[(ADOPT_ARN_ANNOTATION, &kept)],
+    )
+    .await;
+    assert_eq!(arn_of(&s.wait_room_ready("heir").await), kept);
+    s.wait_event("kept", "RetainedExternalResource").await;
     assert_eq!(s.emulator.calls("DeleteRoom", "Success").await, 1);
 }
 

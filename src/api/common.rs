@@ -19,7 +19,8 @@ pub enum DeletionPolicy {
     /// Delete the AWS resource, then release the Kubernetes object.
     #[default]
     Delete,
-    /// Keep the AWS resource (with its ownership tags) and release the Kubernetes object.
+    /// Keep the AWS resource, remove the operator's ownership tags from it (so another object
+    /// can adopt it) and release the Kubernetes object.
     Retain,
 }
 

@@ -487,13 +487,7 @@ async fn cleanup<A: IvsChat>(
     if room.spec.deletion_policy == Some(DeletionPolicy::Retain) {
         if let Some(arn) = &status.arn {
             info!(%arn, "deletionPolicy Retain: leaving the room in AWS");
-            events::normal(
-                &ctx.recorder,
-                &r.status.object_ref(),
-                events::RETAINED,
-                format!("Kept room {arn} (deletionPolicy: Retain)"),
-            )
-            .await;
+            r.status.release(&region, arn).await?;
         }
         return Ok(Action::await_change());
     }

@@ -20,6 +20,7 @@ use tracing::warn;
 use crate::api::FINALIZER;
 use crate::aws::{AwsError, ErrorClass, IvsChat};
 use crate::planning::conditions::{self, Outcome};
+use crate::planning::tags::OWNERSHIP_TAGS;
 use crate::runtime::metrics::ActiveWorker;
 
 use super::context::{Context, Error, Result};
@@ -260,6 +261,25 @@ impl<'a, K: Managed, A: IvsChat> StatusWriter<'a, K, A> {
                 Err(Error::Aws(error))
             }
         }
+    }
+
+    /// `deletionPolicy: Retain`: keep the AWS resource but drop our ownership tags, so that a
+    /// new object (in another namespace or cluster) can adopt it later.
+    pub async fn release(&self, region: &str, arn: &str) -> Result<()> {
+        let keys: Vec<String> = OWNERSHIP_TAGS.iter().map(|k| k.to_string()).collect();
+        match self.ctx.aws.untag_resource(region, arn, &keys).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return self.delete_failed(e).await.map(|_| ()),
+        }
+        events::normal(
+            &self.ctx.recorder,
+            &self.object_ref(),
+            events::RETAINED,
+            format!("Kept {arn} (deletionPolicy: Retain) and removed its ownership tags"),
+        )
+        .await;
+        Ok(())
     }
 
     /// A failed delete: reported (best effort, the object is going away) and retried.

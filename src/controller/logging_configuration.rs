@@ -436,13 +436,7 @@ async fn cleanup<A: IvsChat>(
         .unwrap_or_else(|| ctx.settings.default_region.clone());
     if lc.spec.deletion_policy == Some(DeletionPolicy::Retain) {
         if let Some(arn) = &status.arn {
-            events::normal(
-                &ctx.recorder,
-                &r.status.object_ref(),
-                events::RETAINED,
-                format!("Kept {arn} (deletionPolicy: Retain)"),
-            )
-            .await;
+            r.status.release(&region, arn).await?;
         }
         release_quota_waiters(lc, ctx);
         return Ok(Action::await_change());

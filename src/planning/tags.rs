@@ -11,6 +11,9 @@ pub const OWNER_TAG: &str = "ivschat.operators.dev/owner";
 /// Ownership tag: the uid of the managing object; this is what proves ownership.
 pub const UID_TAG: &str = "ivschat.operators.dev/uid";
 
+/// Every ownership tag, removed when a resource is retained so that it can be adopted again.
+pub const OWNERSHIP_TAGS: [&str; 3] = [CLUSTER_TAG, OWNER_TAG, UID_TAG];
+
 /// The Kubernetes object that owns an AWS resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
