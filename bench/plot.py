@@ -29,7 +29,7 @@ secs = [s for _, s in points]
 top = max(ns) * 1.08
 settings = results.get("settings", {})
 
-fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+fig, (ax, rx) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, gridspec_kw={"width_ratios": [3, 2]})
 ax.plot([0, top], [0, top / 5], "--", color="grey", label="quota floor N/5 s (CreateRoom 5/s)")
 ax.plot([0, top], [0, 1.1 * top / 5], ":", color="lightgrey", label="target: 1.1 x floor")
 ax.plot(ns, secs, "o-", color="tab:blue", label="measured: all N Ready")
@@ -47,6 +47,23 @@ ax.set_xlim(0, top)
 ax.set_ylim(0, 1.15 * top / 5)
 ax.grid(alpha=0.3)
 ax.legend(loc="upper left")
+
+# Right: the same runs as a ratio to the floor, where small differences are visible.
+rx.axhline(1.0, linestyle="--", color="grey", label="quota floor")
+rx.axhline(1.1, linestyle=":", color="tab:red", label="target 1.1 x")
+ratios = [s / (n / 5) for n, s in points]
+rx.plot(ns, ratios, "o-", color="tab:blue", label="measured / floor")
+for n, r in zip(ns, ratios):
+    rx.annotate(f"{r:.3f}", (n, r), textcoords="offset points", xytext=(0, 8), ha="center")
+rx.set_xscale("log")
+rx.set_xticks(ns)
+rx.set_xticklabels([str(n) for n in ns])
+rx.set_ylim(0.95, max(1.2, max(ratios) + 0.03))
+rx.set_xlabel("N (log scale)")
+rx.set_ylabel("time / (N/5 s)")
+rx.set_title("ratio to the quota floor", fontsize=10)
+rx.grid(alpha=0.3)
+rx.legend(loc="upper right")
 fig.tight_layout()
 fig.savefig(dst)
 print(f"wrote {dst}")

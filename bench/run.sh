@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 CARGO="${CARGO:-cargo}"
 OUT="$ROOT/target/bench"
-CP_DIR="$OUT/cp"
+CP_DIR="$ROOT/target/bench/cp"
 
 QUICK=0
 EXISTING=0
@@ -25,7 +25,7 @@ PROFILE=release
 PASS=()
 for arg in "$@"; do
   case "$arg" in
-    --quick) QUICK=1; PASS+=(--quick) ;;
+    --quick) QUICK=1; PASS+=(--quick); OUT="$ROOT/target/bench/quick" ;;
     --existing-cluster) EXISTING=1 ;;
     --debug) PROFILE=debug ;;
     *) PASS+=("$arg") ;;

@@ -58,6 +58,26 @@ pub async fn create_namespace(client: &Client, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Creates, reads and deletes a few ChatRooms (no operator watches this namespace), so the API
+/// server has compiled the CRD's schema and validation rules before anything is timed.
+pub async fn warm_up(client: &Client, namespace: &str) -> Result<()> {
+    create_namespace(client, namespace).await?;
+    let api: Api<ChatRoom> = Api::namespaced(client.clone(), namespace);
+    let rooms = create_rooms(
+        &api,
+        (0..8)
+            .map(|i| new_room(&room_name("warmup", i), room_spec(i), false))
+            .collect(),
+        8,
+    )
+    .await?;
+    api.list(&Default::default()).await?;
+    for room in rooms {
+        api.delete(&room.name_any(), &Default::default()).await?;
+    }
+    Ok(())
+}
+
 /// Name of the i-th benchmark room.
 pub fn room_name(prefix: &str, i: usize) -> String {
     format!("{prefix}-{i:05}")

@@ -58,8 +58,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "100,300,1000")]
     sizes: Vec<usize>,
     /// Fleet sizes for the steady-state measurement (drift sweeps, memory, CPU). A size also
-    /// in `--sizes` reuses that fleet; others are pre-populated.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    /// in `--sizes` reuses that fleet; others are pre-populated. No value: skip the phase.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "1000,10000")]
     steady_sizes: Vec<usize>,
     /// Single-room apply-to-Ready samples on an idle system.
     #[arg(long, default_value_t = 30)]
@@ -637,6 +637,13 @@ fn machine_info() -> BTreeMap<String, String> {
         .unwrap_or_default();
     m.insert("memory_kib".into(), mem);
     m.insert(
+        "loadavg_at_start".into(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    );
+    m.insert(
         "date".into(),
         jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -648,6 +655,9 @@ fn machine_info() -> BTreeMap<String, String> {
 async fn run(bench: &Bench, results: &mut Results) -> Result<()> {
     let args = &bench.args;
     kube_ops::install_crds(&bench.client).await?;
+    // A freshly started API server serves the first writes of a new CRD slowly (about 2 s
+    // here): warm it up with a throw-away object so that phase 1 measures the operator.
+    kube_ops::warm_up(&bench.client, &format!("bench-{}-warmup", bench.run_id)).await?;
 
     // 1. Convergence.
     let mut fleets: BTreeMap<usize, Fleet> = BTreeMap::new();
@@ -783,6 +793,13 @@ async fn main() -> Result<()> {
     if let Err(e) = &outcome {
         results.errors.push(format!("{e:#}"));
     }
+    results.machine.insert(
+        "loadavg_at_end".into(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    );
     report::finish(&mut results);
     let json = serde_json::to_string_pretty(&results)?;
     let out = args.out_dir.join("results.json");

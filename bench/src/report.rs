@@ -112,6 +112,21 @@ pub fn finish(r: &mut Results) {
                 met: Some(d.reverted && d.revert_seconds.is_some_and(|s| s < 300.0)),
             });
         }
+        // A tag-only change does not move updateTime, so only a full sweep finds it: the worst
+        // case is one jittered resync period plus one paced sweep, whatever --resync-period the
+        // benchmark used. Judge it at the operator's default period.
+        if r.drift.iter().any(|d| d.change.starts_with("TagResource")) {
+            let sweep = n.div_ceil(50) as f64 / 2.5;
+            let worst = 600.0 * 1.1 + sweep;
+            t.push(Target {
+                id: 5,
+                target: format!(
+                    "N={n}: tag-only change, worst case at the default --resync-period 10m (1.1 x 600 s + {sweep:.0} s sweep) < 300 s"
+                ),
+                measured: format!("{worst:.0} s (computed)"),
+                met: Some(worst < 300.0),
+            });
+        }
         t.push(Target {
             id: 5,
             target: format!("N={n}: reads at most half the quota (2.5/s)"),
@@ -155,9 +170,14 @@ pub fn table(r: &Results) -> String {
     );
     let _ = writeln!(
         o,
-        "machine: {} ({} cores)",
+        "machine: {} ({} cores), load average at start {} / at end {}",
         r.machine.get("cpu").cloned().unwrap_or_default(),
-        r.machine.get("cores").cloned().unwrap_or_default()
+        r.machine.get("cores").cloned().unwrap_or_default(),
+        r.machine
+            .get("loadavg_at_start")
+            .cloned()
+            .unwrap_or_default(),
+        r.machine.get("loadavg_at_end").cloned().unwrap_or_default()
     );
 
     let _ = writeln!(o, "\n1-3. N new ChatRooms -> all Ready");
@@ -173,7 +193,7 @@ pub fn table(r: &Results) -> String {
             .iter()
             .map(|(op, k)| {
                 if op == "ListRooms" {
-                    format!("ListRooms {k} total (head polls)")
+                    format!("ListRooms {k} total (head polls + crash-recovery lookups)")
                 } else {
                     format!("{op} {:.3}", *k as f64 / n)
                 }
@@ -194,13 +214,17 @@ pub fn table(r: &Results) -> String {
 
     let _ = writeln!(
         o,
-        "  where the time goes (operator log): {:>6} | first CreateRoom | CreateRoom rate | last create -> all Ready | crash-recovery lookups",
-        "N"
+        "\n  From the operator's log:\n  {:>6} | {:>16} | {:>15} | {:>23} | {:>22}",
+        "N",
+        "first CreateRoom",
+        "CreateRoom rate",
+        "last create -> all Ready",
+        "crash-recovery lookups"
     );
     for c in &r.convergence {
         let _ = writeln!(
             o,
-            "  {:>42} | {:>14.1} s | {:>13.2}/s | {:>21.1} s | {}",
+            "  {:>6} | {:>14.1} s | {:>13.2}/s | {:>22.1} s | {:>22}",
             c.rooms,
             c.first_create_seconds,
             c.create_rate_per_second,
