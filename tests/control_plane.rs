@@ -108,6 +108,11 @@ async fn failing_test_dumps_its_namespace() {
         },
         ..Default::default()
     };
-    cms.create(&PostParams::default(), &cm).await.expect("create ConfigMap");
-    panic!("deliberate failure (the dump of {} above is expected)", ns.name());
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create ConfigMap");
+    panic!(
+        "deliberate failure (the dump of {} above is expected)",
+        ns.name()
+    );
 }

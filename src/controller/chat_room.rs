@@ -282,6 +282,14 @@ async fn apply<A: IvsChat>(
         }
     };
 
+    // Our own create is newer than the cached object: wait for the watch to deliver it
+    // (it also triggers us) rather than search AWS for a room we know we made.
+    if ctx
+        .recent_creates
+        .cache_is_behind(&room.uid().unwrap_or_default(), status.arn.as_deref())
+    {
+        return Ok(Action::requeue(Duration::from_secs(2)));
+    }
     // Observe. A status that vouches for the room saves the read: drift is found by sweeps.
     if status_vouches(room, ctx, &region, &arns) {
         return Ok(Action::requeue(jittered(ctx.settings.resync_period)));
@@ -392,6 +400,8 @@ async fn apply<A: IvsChat>(
                         Some(status),
                     )
                     .await?;
+                ctx.recent_creates
+                    .record(&room.uid().unwrap_or_default(), &created.arn);
                 events::normal(&ctx.recorder, &r.status.object_ref(), reason, note).await;
                 current = Some(created);
             }

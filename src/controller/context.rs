@@ -54,6 +54,45 @@ impl Suspects {
     }
 }
 
+/// ARNs this process wrote into a status whose watch event may not have reached the cache
+/// yet, by object uid. A reconcile that sees the older cached status (the `Creating` mark
+/// without an ARN) waits for the cache instead of mistaking its own create for a crash and
+/// searching AWS for it.
+#[derive(Default)]
+pub struct RecentCreates {
+    by_uid: Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl RecentCreates {
+    pub fn record(&self, uid: &str, arn: &str) {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_string(), arn.to_string());
+    }
+
+    /// Whether the cached status of `uid` is older than what we wrote. Forgets the entry once
+    /// the cache has caught up (or the object is gone).
+    pub fn cache_is_behind(&self, uid: &str, cached_arn: Option<&str>) -> bool {
+        let mut map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
+        match (map.get(uid), cached_arn) {
+            (Some(_), None) => true,
+            (Some(_), Some(_)) => {
+                map.remove(uid);
+                false
+            }
+            (None, _) => false,
+        }
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+}
+
 pub struct Context<A> {
     pub client: Client,
     pub aws: Arc<A>,
@@ -64,6 +103,7 @@ pub struct Context<A> {
     pub logging_configurations: Store<ChatLoggingConfiguration>,
     pub references: Arc<ReferenceIndex>,
     pub suspects: Arc<Suspects>,
+    pub recent_creates: RecentCreates,
     pub backoff: Backoff,
     /// True while this process may write (holds the lease, or election is off).
     pub leader: watch::Receiver<bool>,
@@ -122,3 +162,19 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_creates_hold_until_the_cache_shows_the_arn() {
+        let recent = RecentCreates::default();
+        assert!(!recent.cache_is_behind("u", None));
+        recent.record("u", "arn:1");
+        assert!(recent.cache_is_behind("u", None));
+        assert!(!recent.cache_is_behind("u", Some("arn:1")));
+        // Caught up: forgotten, so a later crash mark is taken seriously again.
+        assert!(!recent.cache_is_behind("u", None));
+    }
+}

@@ -214,6 +214,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         logging_configurations: logging_configurations.clone(),
         references: references.clone(),
         suspects: Arc::new(Suspects::default()),
+        recent_creates: Default::default(),
         backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(300)),
         leader: leadership.is_leader.clone(),
         logging_configuration_trigger: lc_trigger_tx,
@@ -259,9 +260,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let controller_config = ControllerConfig::default()
-        .concurrency(args.concurrency)
-        .debounce(Duration::from_millis(200));
+    // No debounce: our own status writes are skipped when unchanged, so they cannot loop, and
+    // each debounce would add its delay to every create (finalizer pass + create pass).
+    let controller_config = ControllerConfig::default().concurrency(args.concurrency);
 
     let index = references.clone();
     let room_controller = Controller::for_stream(room_stream, rooms)
