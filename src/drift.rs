@@ -101,12 +101,7 @@ impl<A: IvsChat> DriftDetector<A> {
         if status.update_time != summary.update_time {
             return true;
         }
-        let owner = Owner {
-            cluster: self.ctx.settings.cluster_name.clone(),
-            namespace: room.namespace().unwrap_or_default(),
-            name: room.name_any(),
-            uid: room.uid().unwrap_or_default(),
-        };
+        let owner = Owner::of(room, &self.ctx.settings.cluster_name);
         let arns = status
             .logging_configuration_arns
             .clone()

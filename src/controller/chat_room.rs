@@ -16,7 +16,7 @@ use crate::planning::room::{RoomAction, desired_room, observed_status, plan_room
 use crate::planning::tags::{Owner, Ownership, UID_TAG, ownership};
 
 use super::backoff::jittered;
-use super::common::{Lifecycle, StatusWriter, create_was_attempted, region_of_arn};
+use super::common::{Lifecycle, RegionError, StatusWriter, create_was_attempted, resolve_region};
 use super::context::{Context, Error, Result};
 use super::events;
 
@@ -35,15 +35,6 @@ impl<A: IvsChat> Lifecycle<A> for ChatRoom {
         ctx: &'a Context<A>,
     ) -> impl Future<Output = Result<Action>> + Send + 'a {
         cleanup(room, api, ctx)
-    }
-}
-
-fn owner_of(room: &ChatRoom, cluster: &str) -> Owner {
-    Owner {
-        cluster: cluster.to_string(),
-        namespace: room.namespace().unwrap_or_default(),
-        name: room.name_any(),
-        uid: room.uid().unwrap_or_default(),
     }
 }
 
@@ -220,7 +211,7 @@ async fn apply<A: IvsChat>(
 ) -> Result<Action> {
     let r = Reconciler::new(room, api, ctx);
     let status = room.status.clone().unwrap_or_default();
-    let owner = owner_of(room, &ctx.settings.cluster_name);
+    let owner = Owner::of(room, &ctx.settings.cluster_name);
     let adopt_arn = room
         .annotations()
         .get(ADOPT_ARN_ANNOTATION)
@@ -228,31 +219,33 @@ async fn apply<A: IvsChat>(
         .filter(|a| !a.is_empty());
 
     // Region: the room's, once it exists; spec.region cannot move it.
-    let region = match (&room.spec.region, &status.region, &status.arn, &adopt_arn) {
-        (Some(spec), Some(current), Some(_), _) if spec != current => {
-            return r.status.stalled(
-                    "RegionChanged",
-                    format!("spec.region is {spec} but the room lives in {current}; create a new ChatRoom to move it"),
-                    events::CANNOT_UPDATE, None)
+    let region = match resolve_region(
+        room.spec.region.as_deref(),
+        status.region.as_deref(),
+        status.arn.as_deref(),
+        adopt_arn.as_deref(),
+        &ctx.settings.default_region,
+    ) {
+        Ok(region) => region,
+        Err(RegionError::Moved { spec, current }) => {
+            let message = format!(
+                "spec.region is {spec} but the room lives in {current}; create a new ChatRoom to move it"
+            );
+            return r
+                .status
+                .stalled("RegionChanged", message, events::CANNOT_UPDATE, None)
                 .await;
         }
-        (_, Some(current), Some(_), _) => current.clone(),
-        (_, _, None, Some(adopt)) => match region_of_arn(adopt) {
-            Some(region) => region.to_string(),
-            None => {
-                return r
-                    .status
-                    .stalled(
-                        "InvalidAdoptArn",
-                        format!("{ADOPT_ARN_ANNOTATION} is not a room ARN: {adopt}"),
-                        events::CANNOT_CREATE,
-                        None,
-                    )
-                    .await;
-            }
-        },
-        (Some(spec), _, _, _) => spec.clone(),
-        _ => ctx.settings.default_region.clone(),
+        Err(RegionError::InvalidAdoptArn) => {
+            let message = format!(
+                "{ADOPT_ARN_ANNOTATION} is not a room ARN: {}",
+                adopt_arn.unwrap_or_default()
+            );
+            return r
+                .status
+                .stalled("InvalidAdoptArn", message, events::CANNOT_CREATE, None)
+                .await;
+        }
     };
 
     let arns = match r.resolve_references(&region) {
@@ -505,7 +498,7 @@ async fn cleanup<A: IvsChat>(
         Some(arn) => Some(arn),
         None if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) => {
             // Do not leak a room created by an attempt whose result was never recorded.
-            let owner = owner_of(room, &ctx.settings.cluster_name);
+            let owner = Owner::of(room, &ctx.settings.cluster_name);
             let name = room.spec.name.clone().unwrap_or_else(|| {
                 crate::planning::naming::aws_name_from_object_name(&room.name_any())
             });

@@ -147,6 +147,38 @@ pub fn region_of_arn(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
+/// Why a region could not be decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// `spec.region` names another region than the one the resource lives in.
+    Moved { spec: String, current: String },
+    /// The adoption annotation is not an IVS Chat ARN (no region in it).
+    InvalidAdoptArn,
+}
+
+/// The region a resource is managed in: the one it lives in once it exists (`spec.region`
+/// cannot move it), else the adopted ARN's, else `spec.region`, else the operator's default.
+pub fn resolve_region(
+    spec: Option<&str>,
+    status_region: Option<&str>,
+    status_arn: Option<&str>,
+    adopt_arn: Option<&str>,
+    default: &str,
+) -> std::result::Result<String, RegionError> {
+    match (spec, status_region, status_arn, adopt_arn) {
+        (Some(spec), Some(current), Some(_), _) if spec != current => Err(RegionError::Moved {
+            spec: spec.to_string(),
+            current: current.to_string(),
+        }),
+        (_, Some(current), Some(_), _) => Ok(current.to_string()),
+        (_, _, None, Some(adopt)) => region_of_arn(adopt)
+            .map(str::to_string)
+            .ok_or(RegionError::InvalidAdoptArn),
+        (Some(spec), _, _, _) => Ok(spec.to_string()),
+        _ => Ok(default.to_string()),
+    }
+}
+
 /// A `Creating` mark without an ARN means a create may have happened without its result
 /// being recorded (the process died in between): look for an owned resource before creating.
 pub fn create_was_attempted(arn: Option<&str>, conditions: Option<&Vec<Condition>>) -> bool {
@@ -317,6 +349,39 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(region_of_arn("nonsense"), None);
+    }
+
+    #[test]
+    fn region_is_the_existing_one_then_adopted_then_spec_then_default() {
+        let arn = Some("arn:aws:ivschat:eu-west-1:1:room/x");
+        assert_eq!(
+            resolve_region(Some("us-west-2"), Some("us-west-2"), arn, None, "d"),
+            Ok("us-west-2".into())
+        );
+        assert_eq!(
+            resolve_region(None, Some("eu-west-1"), arn, None, "d"),
+            Ok("eu-west-1".into())
+        );
+        assert_eq!(
+            resolve_region(Some("us-west-2"), Some("eu-west-1"), arn, None, "d"),
+            Err(RegionError::Moved {
+                spec: "us-west-2".into(),
+                current: "eu-west-1".into()
+            })
+        );
+        assert_eq!(
+            resolve_region(Some("us-west-2"), None, None, arn, "d"),
+            Ok("eu-west-1".into())
+        );
+        assert_eq!(
+            resolve_region(None, None, None, Some("bad"), "d"),
+            Err(RegionError::InvalidAdoptArn)
+        );
+        assert_eq!(
+            resolve_region(Some("us-west-2"), None, None, None, "d"),
+            Ok("us-west-2".into())
+        );
+        assert_eq!(resolve_region(None, None, None, None, "d"), Ok("d".into()));
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::planning::tags::{Owner, Ownership, UID_TAG as UID_TAG_KEY, ownership}
 
 use super::backoff::jittered;
 use super::common::{
-    Lifecycle, STALLED_RETRY, StatusWriter, WAIT_POLL, create_was_attempted, region_of_arn,
+    Lifecycle, RegionError, STALLED_RETRY, StatusWriter, WAIT_POLL, create_was_attempted,
+    resolve_region,
 };
 use super::context::{Context, Error, Result};
 use super::events;
@@ -45,15 +46,6 @@ impl<A: IvsChat> Lifecycle<A> for ChatLoggingConfiguration {
         ctx: &'a Context<A>,
     ) -> impl Future<Output = Result<Action>> + Send + 'a {
         cleanup(lc, api, ctx)
-    }
-}
-
-fn owner_of(lc: &ChatLoggingConfiguration, cluster: &str) -> Owner {
-    Owner {
-        cluster: cluster.to_string(),
-        namespace: lc.namespace().unwrap_or_default(),
-        name: lc.name_any(),
-        uid: lc.uid().unwrap_or_default(),
     }
 }
 
@@ -126,28 +118,31 @@ async fn apply<A: IvsChat>(
 ) -> Result<Action> {
     let r = Reconciler::new(lc, api, ctx);
     let status = lc.status.clone().unwrap_or_default();
-    let owner = owner_of(lc, &ctx.settings.cluster_name);
+    let owner = Owner::of(lc, &ctx.settings.cluster_name);
     let adopt_arn = lc
         .annotations()
         .get(ADOPT_ARN_ANNOTATION)
         .cloned()
         .filter(|a| !a.is_empty());
-    let region = match (&lc.spec.region, &status.region, &status.arn, &adopt_arn) {
-        (Some(spec), Some(current), Some(_), _) if spec != current => {
-            return r.status.stalled(
-                    "RegionChanged",
-                    format!("spec.region is {spec} but the configuration lives in {current}; create a new object to move it"),
-                    events::CANNOT_UPDATE,
-                    None,
-                )
+    let region = match resolve_region(
+        lc.spec.region.as_deref(),
+        status.region.as_deref(),
+        status.arn.as_deref(),
+        adopt_arn.as_deref(),
+        &ctx.settings.default_region,
+    ) {
+        Ok(region) => region,
+        Err(RegionError::Moved { spec, current }) => {
+            let message = format!(
+                "spec.region is {spec} but the configuration lives in {current}; create a new object to move it"
+            );
+            return r
+                .status
+                .stalled("RegionChanged", message, events::CANNOT_UPDATE, None)
                 .await;
         }
-        (_, Some(current), Some(_), _) => current.clone(),
-        (_, _, None, Some(adopt)) => region_of_arn(adopt)
-            .unwrap_or(&ctx.settings.default_region)
-            .to_string(),
-        (Some(spec), _, _, _) => spec.clone(),
-        _ => ctx.settings.default_region.clone(),
+        // An annotation without a region: the GetLoggingConfiguration below reports it.
+        Err(RegionError::InvalidAdoptArn) => ctx.settings.default_region.clone(),
     };
     let desired = match desired_logging_configuration(
         &lc.name_any(),
@@ -444,7 +439,7 @@ async fn cleanup<A: IvsChat>(
     let arn = match status.arn.clone() {
         Some(arn) => Some(arn),
         None if create_was_attempted(status.arn.as_deref(), status.conditions.as_ref()) => {
-            let owner = owner_of(lc, &ctx.settings.cluster_name);
+            let owner = Owner::of(lc, &ctx.settings.cluster_name);
             r.find_owned(&region, &owner)
                 .await
                 .map_err(Error::Aws)?

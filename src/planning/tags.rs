@@ -24,6 +24,17 @@ pub struct Owner {
 }
 
 impl Owner {
+    /// The owner identity of a Kubernetes object managed by the operator of `cluster`.
+    pub fn of<K: kube::Resource>(obj: &K, cluster: &str) -> Owner {
+        use kube::ResourceExt;
+        Owner {
+            cluster: cluster.to_string(),
+            namespace: obj.namespace().unwrap_or_default(),
+            name: obj.name_any(),
+            uid: obj.uid().unwrap_or_default(),
+        }
+    }
+
     pub fn tags(&self) -> Tags {
         let owner: String = format!("{}/{}", self.namespace, self.name)
             .chars()
