@@ -20,6 +20,9 @@ use super::common::{Lifecycle, RegionError, StatusWriter, create_was_attempted, 
 use super::context::{Context, Error, Result};
 use super::events;
 
+/// How soon a room waiting for a logging configuration looks at the cache again.
+const REFERENCE_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Both halves of the ChatRoom lifecycle; `common::reconcile` runs them behind the finalizer.
 impl<A: IvsChat> Lifecycle<A> for ChatRoom {
     fn apply<'a>(
@@ -254,8 +257,10 @@ async fn apply<A: IvsChat>(
             r.status
                 .finish(&Outcome::ReferenceNotReady { message }, None)
                 .await?;
-            // The logging configuration watch wakes us up when it becomes Ready.
-            return Ok(Action::requeue(jittered(ctx.settings.resync_period)));
+            // The logging configuration watch wakes us up when it becomes Ready. That watch is
+            // not the cache we read it from, so an event can arrive before the cache has the
+            // Ready status; a short requeue (no AWS call) closes that gap.
+            return Ok(Action::requeue(REFERENCE_RECHECK));
         }
     };
 

@@ -265,6 +265,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let controller_config = ControllerConfig::default().concurrency(args.concurrency);
 
     let index = references.clone();
+    let room_cache = rooms.clone();
     let room_controller = Controller::for_stream(room_stream, rooms)
         .with_config(controller_config.clone())
         // A logging configuration that changes (e.g. becomes Ready) wakes the rooms using it.
@@ -272,9 +273,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             api::<ChatLoggingConfiguration>(&client, ns),
             watcher::Config::default(),
             move |lc| {
+                // The index knows rooms already reconciled; the cache also has rooms whose
+                // first reconcile has not run yet. Logging configurations change rarely.
                 let ns = lc.namespace().unwrap_or_default();
-                index
-                    .rooms_referencing(&(ns.clone(), lc.name_any()))
+                let name = lc.name_any();
+                let mut rooms: std::collections::BTreeSet<String> = index
+                    .rooms_referencing(&(ns.clone(), name.clone()))
+                    .into_iter()
+                    .collect();
+                rooms.extend(
+                    room_cache
+                        .state()
+                        .iter()
+                        .filter(|r| r.namespace().as_deref() == Some(ns.as_str()))
+                        .filter(|r| {
+                            r.spec
+                                .logging_configurations
+                                .iter()
+                                .flatten()
+                                .any(|l| l.name.as_deref() == Some(name.as_str()))
+                        })
+                        .map(|r| r.name_any()),
+                );
+                rooms
                     .into_iter()
                     .map(move |room| ObjectRef::<ChatRoom>::new(&room).within(&ns))
             },
